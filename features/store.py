@@ -1,0 +1,90 @@
+"""The feature store: one folder per split, one ``.npy`` per stored feature set, row-aligned.
+
+Layout (``features_dir`` is ``data/features`` by default)::
+
+    <features_dir>/<split>/pixels.npy     uint8   (n, 2304)
+    <features_dir>/<split>/hog.npy        float32 (n, 900)
+    <features_dir>/<split>/landmarks.npy  float32 (n, 136)
+    <features_dir>/<split>/rows.feather   row_id, aug, emotion, usage — the key and labels, same order
+
+Splits are ``train``, ``dev``, ``test`` and one ``aug_<mode>`` per augmentation mode (the augmented
+copies only; a model trained with a mode sees ``train`` plus ``aug_<mode>``). ``hog_landmarks`` is
+not stored: it is the concatenation of ``hog`` and ``landmarks``, built on load.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from pipeline.atomic import atomic_path
+
+FEATURE_SETS = ("pixels", "hog", "landmarks", "hog_landmarks")
+STORED_SETS = ("pixels", "hog", "landmarks")
+COMPOSITES = {"hog_landmarks": ("hog", "landmarks")}
+ROWS_FILE = "rows.feather"
+
+
+def _check_name(feature_set: str) -> None:
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_SETS)}")
+
+
+def save_array(path: str | os.PathLike[str], array: np.ndarray) -> Path:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
+    return Path(path)
+
+
+def save_rows(path: str | os.PathLike[str], rows: pd.DataFrame) -> Path:
+    with atomic_path(path) as tmp:
+        feather.write_feather(pa.Table.from_pandas(rows, preserve_index=False), tmp)
+    return Path(path)
+
+
+def load_rows(features_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
+    """``row_id, aug, emotion, usage`` of a split, in the order of its feature arrays."""
+    path = Path(features_dir) / split / ROWS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the features stage first")
+    return feather.read_feather(path)
+
+
+def load_features(features_dir: str | os.PathLike[str], split: str, feature_set: str) -> np.ndarray:
+    """A split's feature matrix: float32 for every set (pixels are converted from their uint8 store)."""
+    _check_name(feature_set)
+    parts = COMPOSITES.get(feature_set, (feature_set,))
+    arrays = []
+    for name in parts:
+        path = Path(features_dir) / split / f"{name}.npy"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist; run the features stage first")
+        arrays.append(np.load(path).astype(np.float32, copy=False))
+    return arrays[0] if len(arrays) == 1 else np.hstack(arrays)
+
+
+def load_xy(
+    features_dir: str | os.PathLike[str], split: str, feature_set: str
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(X, y, rows) for one split."""
+    rows = load_rows(features_dir, split)
+    features = load_features(features_dir, split, feature_set)
+    if len(rows) != len(features):
+        raise ValueError(f"{features_dir}/{split}: {len(features)} feature rows but {len(rows)} keys")
+    return features, rows["emotion"].to_numpy(np.int64), rows
+
+
+def load_training_xy(
+    features_dir: str | os.PathLike[str], feature_set: str, augmentation: str = "none"
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The training split, plus the augmented copies of ``augmentation`` unless it is ``none``."""
+    x, y, rows = load_xy(features_dir, "train", feature_set)
+    if augmentation == "none":
+        return x, y, rows
+    xa, ya, rows_a = load_xy(features_dir, f"aug_{augmentation}", feature_set)
+    return np.vstack([x, xa]), np.concatenate([y, ya]), pd.concat([rows, rows_a], ignore_index=True)

@@ -1,0 +1,66 @@
+"""Stage ``augment``: augmented copies of the training split, one table per mode.
+
+``balanced`` tops the smaller classes up toward the largest; ``full`` augments every image.
+Writes only the copies (``data/augmented/<mode>.feather``, ``aug`` = copy number >= 1, ``row_id`` =
+the source image): a model trained with a mode sees the training split plus that mode's copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline import layout
+from pipeline.atomic import write_json
+from pipeline.augmentations import augment_images, balanced_copies, full_copies
+from pipeline.faces import FaceTable, read_faces, write_faces
+from pipeline.params import AugmentParams, Params
+from pipeline.splits import class_counts
+from pipeline.stage_log import log_read, log_wrote, stage
+
+# A fixed offset per mode keeps each mode's random stream independent of which other modes run.
+_MODE_STREAM = {"balanced": 1, "full": 2}
+
+
+def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int) -> FaceTable:
+    rng = np.random.default_rng([seed, _MODE_STREAM[mode]])
+    emotion = train.emotion.astype(np.int64)
+    if mode == "balanced":
+        copies = balanced_copies(emotion, params.balance_target, params.max_copies_per_image, rng)
+    else:
+        copies = full_copies(len(train), params.copies_per_image)
+    source = np.repeat(np.arange(len(train)), copies)
+    # Copy number k = 1..copies of each source image.
+    first = np.repeat(np.cumsum(copies) - copies, copies)
+    aug = (np.arange(len(source)) - first + 1).astype(np.int16)
+    images = augment_images(train.images[source], params.ops, params.brightness, params.contrast, rng)
+    return FaceTable(
+        row_id=train.row_id[source],
+        emotion=train.emotion[source],
+        usage=train.usage[source],
+        images=images,
+        aug=aug,
+        meta=train.meta,
+    )
+
+
+def run(params: Params) -> dict:
+    path = layout.INGESTED_DIR / "train.feather"
+    train = read_faces(path)
+    log_read(path, f"{len(train)} training rows")
+    layout.AUGMENTED_DIR.mkdir(parents=True, exist_ok=True)
+    metrics: dict = {"data": train.meta, "train": class_counts(train.emotion), "modes": {}}
+    for mode in params.augment.modes:
+        table = augment_table(train, mode, params.augment, params.seed)
+        out = write_faces(table, layout.AUGMENTED_DIR / f"{mode}.feather")
+        log_wrote(out, f"{len(table)} augmented copies ({mode})")
+        added = class_counts(table.emotion)
+        after = {k: metrics["train"][k] + added[k] for k in added}
+        metrics["modes"][mode] = {"added": added, "after": after}
+    log_wrote(write_json(layout.METRICS_DIR / "augment.json", metrics))
+    return metrics
+
+
+def main(params: Params) -> None:
+    with stage("augment"):
+        run(params)
+

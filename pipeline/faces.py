@@ -1,0 +1,119 @@
+"""Face tables: the feather files every later stage reads.
+
+A face table holds one row per image: ``row_id`` (the 0-based data row of the source CSV, the key
+every later artifact joins on), ``aug`` (0 for an original image, k for its k-th augmented copy),
+``emotion`` (0-6), ``usage`` (Training / PublicTest / PrivateTest) and ``pixels`` (a fixed-size list
+of 2304 uint8, row-major 48x48). The table's schema metadata records the data source, so a table
+made from the synthetic demo set can never pass for FER2013.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from pipeline.atomic import atomic_path
+
+IMAGE_SIDE = 48
+N_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+USAGES = ("Training", "PublicTest", "PrivateTest")
+_META_KEY = b"ferbench"
+
+
+@dataclass(frozen=True)
+class FaceTable:
+    row_id: np.ndarray  # int64 (n,)
+    emotion: np.ndarray  # int8 (n,)
+    usage: np.ndarray  # str (n,)
+    images: np.ndarray  # uint8 (n, 48, 48)
+    aug: np.ndarray | None = None  # int16 (n,); None means all originals
+    meta: dict = field(default_factory=dict)  # e.g. {"source": "csv", "synthetic": False}
+
+    def __post_init__(self) -> None:
+        n = len(self.row_id)
+        sizes = {len(self.emotion), len(self.usage), len(self.images)}
+        if self.aug is not None:
+            sizes.add(len(self.aug))
+        if sizes != {n}:
+            raise ValueError(f"FaceTable columns have different lengths: {sorted(sizes | {n})}")
+        if self.images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or self.images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 (n, 48, 48), got {self.images.dtype} {self.images.shape}")
+
+    def __len__(self) -> int:
+        return len(self.row_id)
+
+    @property
+    def aug_index(self) -> np.ndarray:
+        return np.zeros(len(self), np.int16) if self.aug is None else self.aug
+
+    def take(self, index: np.ndarray) -> FaceTable:
+        return FaceTable(
+            row_id=self.row_id[index],
+            emotion=self.emotion[index],
+            usage=self.usage[index],
+            images=self.images[index],
+            aug=None if self.aug is None else self.aug[index],
+            meta=self.meta,
+        )
+
+
+def concat_tables(tables: list[FaceTable]) -> FaceTable:
+    return FaceTable(
+        row_id=np.concatenate([t.row_id for t in tables]),
+        emotion=np.concatenate([t.emotion for t in tables]),
+        usage=np.concatenate([t.usage for t in tables]),
+        images=np.concatenate([t.images for t in tables]),
+        aug=np.concatenate([t.aug_index for t in tables]),
+        meta=tables[0].meta,
+    )
+
+
+def _to_arrow(table: FaceTable) -> pa.Table:
+    flat = pa.array(np.ascontiguousarray(table.images).reshape(-1), type=pa.uint8())
+    pixels = pa.FixedSizeListArray.from_arrays(flat, N_PIXELS)
+    arrow = pa.table(
+        {
+            "row_id": pa.array(table.row_id, pa.int64()),
+            "aug": pa.array(table.aug_index, pa.int16()),
+            "emotion": pa.array(table.emotion, pa.int8()),
+            "usage": pa.array(table.usage.astype(str), pa.string()).dictionary_encode(),
+            "pixels": pixels,
+        }
+    )
+    return arrow.replace_schema_metadata({_META_KEY: json.dumps(table.meta).encode()})
+
+
+def write_faces(table: FaceTable, path: str | os.PathLike[str]) -> Path:
+    """Write a face table as an uncompressed feather (Arrow IPC) file, atomically."""
+    with atomic_path(path) as tmp:
+        feather.write_feather(_to_arrow(table), tmp, compression="uncompressed")
+    return Path(path)
+
+
+def read_faces(path: str | os.PathLike[str]) -> FaceTable:
+    """Read a face table written by :func:`write_faces` (zero-copy for the pixels)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"face table {path} does not exist; run the stage that writes it first")
+    arrow = feather.read_table(path, memory_map=False)
+    expected = {"row_id", "aug", "emotion", "usage", "pixels"}
+    if not expected <= set(arrow.column_names):
+        raise ValueError(f"{path}: expected columns {sorted(expected)}, found {arrow.column_names}")
+    pixels = arrow.column("pixels").combine_chunks()
+    images = pixels.flatten().to_numpy().reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    raw_meta = (arrow.schema.metadata or {}).get(_META_KEY, b"{}")
+    return FaceTable(
+        row_id=arrow.column("row_id").to_numpy(),
+        emotion=arrow.column("emotion").to_numpy(),
+        usage=np.asarray(arrow.column("usage").combine_chunks().cast(pa.string()).to_pylist(), dtype=object),
+        images=images,
+        aug=arrow.column("aug").to_numpy(),
+        meta=json.loads(raw_meta),
+    )

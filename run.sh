@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One command to set everything up and run a job:
+#   ./run.sh repro   create .venv, install the locked dependencies, run `dvc repro`
+#   ./run.sh test    the same setup, then ruff and the test suite
+#   ./run.sh lock    regenerate requirements.lock from pyproject.toml (pip-tools)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+setup() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  # Lock first (exact versions), then the project itself without re-resolving.
+  .venv/bin/python -m pip install --quiet -r requirements.lock
+  .venv/bin/python -m pip install --quiet --no-deps -e .
+  export PATH="$PWD/.venv/bin:$PATH"
+}
+
+case "${1:-}" in
+  repro)
+    setup
+    shift
+    dvc repro "$@"
+    echo "Done. Metrics: dvc metrics show"
+    ;;
+  test)
+    setup
+    shift
+    ruff check .
+    python -m pytest "$@"
+    ;;
+  lock)
+    setup
+    .venv/bin/python -m pip install --quiet pip-tools
+    .venv/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
+      --no-emit-find-links -o requirements.lock pyproject.toml
+    # torch: pin the public release; pip then takes the CPU wheel where one is available.
+    sed -i 's/^torch==\([0-9.]*\)+cpu/torch==\1/' requirements.lock
+    ;;
+  *)
+    echo "usage: ./run.sh repro|test|lock" >&2
+    exit 2
+    ;;
+esac
