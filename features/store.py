@@ -5,7 +5,7 @@ Layout (``features_dir`` is ``data/features`` by default)::
     <features_dir>/<split>/pixels.npy     uint8   (n, 2304)
     <features_dir>/<split>/hog.npy        float32 (n, 900)
     <features_dir>/<split>/landmarks.npy  float32 (n, 136)
-    <features_dir>/<split>/rows.feather   row_id, aug, emotion, usage — the key and labels, same order
+    <features_dir>/<split>/rows.feather   row_id, aug, emotion, usage (key + labels)
 
 Splits are ``train``, ``dev``, ``test`` and one ``aug_<mode>`` per augmentation mode (the augmented
 copies only; a model trained with a mode sees ``train`` plus ``aug_<mode>``). ``hog_landmarks`` is
@@ -32,7 +32,9 @@ ROWS_FILE = "rows.feather"
 
 def _check_name(feature_set: str) -> None:
     if feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_SETS)}")
+        raise ValueError(
+            f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_SETS)}"
+        )
 
 
 def save_array(path: str | os.PathLike[str], array: np.ndarray) -> Path:
@@ -56,7 +58,7 @@ def load_rows(features_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
 
 
 def load_features(features_dir: str | os.PathLike[str], split: str, feature_set: str) -> np.ndarray:
-    """A split's feature matrix: float32 for every set (pixels are converted from their uint8 store)."""
+    """A split's feature matrix as float32 (pixels are stored as uint8)."""
     _check_name(feature_set)
     parts = COMPOSITES.get(feature_set, (feature_set,))
     arrays = []
@@ -75,7 +77,9 @@ def load_xy(
     rows = load_rows(features_dir, split)
     features = load_features(features_dir, split, feature_set)
     if len(rows) != len(features):
-        raise ValueError(f"{features_dir}/{split}: {len(features)} feature rows but {len(rows)} keys")
+        raise ValueError(
+            f"{features_dir}/{split}: {len(features)} feature rows but {len(rows)} keys"
+        )
     return features, rows["emotion"].to_numpy(np.int64), rows
 
 

@@ -32,7 +32,9 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
     # Copy number k = 1..copies of each source image.
     first = np.repeat(np.cumsum(copies) - copies, copies)
     aug = (np.arange(len(source)) - first + 1).astype(np.int16)
-    images = augment_images(train.images[source], params.ops, params.brightness, params.contrast, rng)
+    images = augment_images(
+        train.images[source], params.ops, params.brightness, params.contrast, rng
+    )
     return FaceTable(
         row_id=train.row_id[source],
         emotion=train.emotion[source],
@@ -63,4 +65,3 @@ def run(params: Params) -> dict:
 def main(params: Params) -> None:
     with stage("augment"):
         run(params)
-

@@ -11,14 +11,16 @@ import numpy as np
 from pipeline.faces import EMOTIONS
 
 
-def balanced_copies(emotion: np.ndarray, target: float, max_copies: int, rng: np.random.Generator) -> np.ndarray:
+def balanced_copies(
+    emotion: np.ndarray, target: float, max_copies: int, rng: np.random.Generator
+) -> np.ndarray:
     """Copies to make of each image so every class reaches ``target`` x the largest class.
 
     A class that is short by ``need`` images spreads ``need`` copies over its members as evenly as
     possible (random members get the remainder), never more than ``max_copies`` per image.
     """
     counts = np.bincount(emotion, minlength=len(EMOTIONS))
-    goal = int(round(target * counts.max()))
+    goal = round(target * counts.max())
     copies = np.zeros(len(emotion), np.int64)
     for label, count in enumerate(counts):
         if count == 0 or count >= goal:
@@ -49,7 +51,7 @@ def augment_images(
         flip = rng.random(n) < 0.5
         out[flip] = out[flip, :, ::-1]
     if "contrast" in ops:
-        # Scale deviations from each image's own mean, so contrast changes without a brightness shift.
+        # Scale deviations from each image's own mean: contrast changes, brightness does not.
         factor = rng.uniform(1.0 - contrast, 1.0 + contrast, size=(n, 1, 1)).astype(np.float32)
         mean = out.mean(axis=(1, 2), keepdims=True)
         out = (out - mean) * factor + mean

@@ -44,7 +44,9 @@ class FaceTable:
         if sizes != {n}:
             raise ValueError(f"FaceTable columns have different lengths: {sorted(sizes | {n})}")
         if self.images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or self.images.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (n, 48, 48), got {self.images.dtype} {self.images.shape}")
+            raise ValueError(
+                f"images must be uint8 (n, 48, 48), got {self.images.dtype} {self.images.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.row_id)
@@ -101,7 +103,9 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
     """Read a face table written by :func:`write_faces` (zero-copy for the pixels)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"face table {path} does not exist; run the stage that writes it first")
+        raise FileNotFoundError(
+            f"face table {path} does not exist; run the stage that writes it first"
+        )
     arrow = feather.read_table(path, memory_map=False)
     expected = {"row_id", "aug", "emotion", "usage", "pixels"}
     if not expected <= set(arrow.column_names):
@@ -112,7 +116,9 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
     return FaceTable(
         row_id=arrow.column("row_id").to_numpy(),
         emotion=arrow.column("emotion").to_numpy(),
-        usage=np.asarray(arrow.column("usage").combine_chunks().cast(pa.string()).to_pylist(), dtype=object),
+        usage=np.asarray(
+            arrow.column("usage").combine_chunks().cast(pa.string()).to_pylist(), dtype=object
+        ),
         images=images,
         aug=arrow.column("aug").to_numpy(),
         meta=json.loads(raw_meta),

@@ -29,7 +29,9 @@ def split_sources(params: Params) -> dict:
     return sources
 
 
-def extract(table: FaceTable, params: FeatureParams, label: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def extract(
+    table: FaceTable, params: FeatureParams, label: str
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Feature arrays of one table, computed batch by batch with a progress bar."""
     hog_p, lm_p = params.hog, params.landmarks
     parts: dict[str, list[np.ndarray]] = {"hog": [], "landmarks": []}
@@ -39,11 +41,15 @@ def extract(table: FaceTable, params: FeatureParams, label: str) -> tuple[dict[s
             batch = table.images[start : start + params.batch_size]
             t0 = time.perf_counter()
             parts["hog"].append(
-                hog_features(batch, hog_p.orientations, hog_p.pixels_per_cell, hog_p.cells_per_block)
+                hog_features(
+                    batch, hog_p.orientations, hog_p.pixels_per_cell, hog_p.cells_per_block
+                )
             )
             t1 = time.perf_counter()
             parts["landmarks"].append(
-                landmark_features(batch, lm_p.upscale, lm_p.normalise, backend=lm_p.backend, n_jobs=params.n_jobs)
+                landmark_features(
+                    batch, lm_p.upscale, lm_p.normalise, backend=lm_p.backend, n_jobs=params.n_jobs
+                )
             )
             t2 = time.perf_counter()
             seconds["hog"] += t1 - t0
@@ -66,11 +72,18 @@ def run(params: Params) -> dict:
         for name, array in arrays.items():
             save_array(out_dir / f"{name}.npy", array)
         rows = pd.DataFrame(
-            {"row_id": table.row_id, "aug": table.aug_index, "emotion": table.emotion, "usage": table.usage}
+            {
+                "row_id": table.row_id,
+                "aug": table.aug_index,
+                "emotion": table.emotion,
+                "usage": table.usage,
+            }
         )
         save_rows(out_dir / ROWS_FILE, rows)
         log_wrote(out_dir, ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
-        metrics["splits"][split] = {"rows": len(table)} | {f"{k}_dim": int(v.shape[1]) for k, v in arrays.items()}
+        metrics["splits"][split] = {"rows": len(table)} | {
+            f"{k}_dim": int(v.shape[1]) for k, v in arrays.items()
+        }
         for key, value in seconds.items():
             metrics["seconds"][key] += value
     metrics["seconds"] = {k: round(v, 2) for k, v in metrics["seconds"].items()}

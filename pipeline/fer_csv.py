@@ -70,7 +70,9 @@ def read_bytes(path: Path) -> bytes:
     try:
         return igzip.decompress(raw)
     except (EOFError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: truncated or corrupt gzip file ({exc}); download it again") from None
+        raise DataError(
+            f"{path}: truncated or corrupt gzip file ({exc}); download it again"
+        ) from None
 
 
 @numba.njit(cache=True, inline="always")
@@ -102,7 +104,7 @@ def _usage_code(buf: np.ndarray, a: int, b: int, names: np.ndarray, lengths: np.
 
 
 @numba.njit(cache=True, parallel=True)
-def _parse_rows(buf, starts, ends, names, lengths, pixels, emotion, usage, error, detail):  # noqa: PLR0912
+def _parse_rows(buf, starts, ends, names, lengths, pixels, emotion, usage, error, detail):
     for i in numba.prange(starts.shape[0]):
         s, e = starts[i], ends[i]
         if e > s and buf[e - 1] == 13:  # CRLF line ending
@@ -189,15 +191,23 @@ def _usage_table() -> tuple[np.ndarray, np.ndarray]:
 def _check_header(path: Path, data: bytes) -> int:
     """Validate the header line; return the offset where data rows start."""
     if not data.strip():
-        raise DataError(f"{path}: file is empty; expected the header '{EXPECTED_HEADER}' and data rows")
+        raise DataError(
+            f"{path}: file is empty; expected the header '{EXPECTED_HEADER}' and data rows"
+        )
     offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # UTF-8 byte-order mark
     newline = data.find(b"\n", offset)
     end = len(data) if newline < 0 else newline
     header = data[offset:end].decode("utf-8", errors="replace").strip().strip("\r")
     columns = [c.strip().strip('"') for c in header.split(",")]
     if columns != EXPECTED_HEADER.split(","):
-        hint = " (the first line looks like data: the header is missing)" if header[:1].isdigit() else ""
-        raise DataError(f"{path}: line 1 is {header[:80]!r}; expected the header '{EXPECTED_HEADER}'{hint}")
+        hint = (
+            " (the first line looks like data: the header is missing)"
+            if header[:1].isdigit()
+            else ""
+        )
+        raise DataError(
+            f"{path}: line 1 is {header[:80]!r}; expected the header '{EXPECTED_HEADER}'{hint}"
+        )
     return len(data) if newline < 0 else newline + 1
 
 
@@ -217,7 +227,9 @@ def _rejects_frame(buf: bytes, starts, ends, error, detail, bad: np.ndarray) -> 
             "row_id": bad,
             "reason": [REASONS[int(error[i])] for i in bad],
             "detail": detail[bad],
-            "raw": [buf[starts[i] : ends[i]].decode("utf-8", errors="replace").rstrip("\r") for i in bad],
+            "raw": [
+                buf[starts[i] : ends[i]].decode("utf-8", errors="replace").rstrip("\r") for i in bad
+            ],
         }
     )
 

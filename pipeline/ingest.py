@@ -63,8 +63,9 @@ def _write_rejects(parsed: ParsedCSV, max_fraction: float, origin: str) -> dict:
     fraction = len(parsed.rejects) / parsed.n_rows
     if fraction > max_fraction:
         raise DataError(
-            f"{origin}: {len(parsed.rejects)} of {parsed.n_rows} data rows ({fraction:.2%}) were rejected, "
-            f"above data.max_reject_fraction={max_fraction:g}; each is listed with its line and reason "
+            f"{origin}: {len(parsed.rejects)} of {parsed.n_rows} data rows ({fraction:.2%}) were "
+            f"rejected, above data.max_reject_fraction={max_fraction:g}; each is listed with its "
+            f"line and reason "
             f"in {path}"
         )
     return {
@@ -78,9 +79,15 @@ def _assign_splits(parsed: ParsedCSV, params: Params) -> tuple[dict[str, np.ndar
     blank = blank_mask(parsed.images, params.data.blank_std_max)
     training = parsed.usage == "Training"
     train_pool = np.flatnonzero(training & ~blank)
-    train_idx, dev_idx = dev_split(parsed.emotion[train_pool].astype(np.int64), params.data.dev_fraction, params.seed)
+    train_idx, dev_idx = dev_split(
+        parsed.emotion[train_pool].astype(np.int64), params.data.dev_fraction, params.seed
+    )
     test_mask = ~training if params.data.keep_blank_in_test else ~training & ~blank
-    splits = {"train": train_pool[train_idx], "dev": train_pool[dev_idx], "test": np.flatnonzero(test_mask)}
+    splits = {
+        "train": train_pool[train_idx],
+        "dev": train_pool[dev_idx],
+        "test": np.flatnonzero(test_mask),
+    }
     blanks = {
         "rule": f"pixel std <= {params.data.blank_std_max:g}",
         "training_dropped": int((training & blank).sum()),
@@ -107,7 +114,9 @@ def run(params: Params) -> dict:
     for name, index in splits.items():
         split_of[index] = name
     kept = split_of != ""
-    duplicates = duplicate_stats(parsed.images[kept], parsed.emotion[kept], split_of[kept].astype(str))
+    duplicates = duplicate_stats(
+        parsed.images[kept], parsed.emotion[kept], split_of[kept].astype(str)
+    )
 
     counts = {}
     for name, index in splits.items():

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from features.store import FEATURE_SETS
+from models.cnn.names import ARCHITECTURES, MIN_CROP
+from models.hyper import Scalar, check_grid, check_space, check_values
+from models.zoo import MODEL_NAMES, SPECS
 
 DEFAULT_PARAMS = Path("params.yaml")
 AUGMENT_MODES = ("balanced", "full")
@@ -85,11 +91,248 @@ class FeatureParams(_Section):
     batch_size: Annotated[int, Field(ge=64)] = 4096
 
 
+# --- the model zoo: search, train, evaluate, competency -----------------------------------------
+
+FeatureSet = Literal[FEATURE_SETS]
+Seconds = Annotated[float, Field(gt=0.0, le=86_400.0)]
+SEARCH_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
+
+class FloatDistribution(_Section):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+    step: Annotated[float, Field(gt=0.0)] | None = None
+
+
+class IntDistribution(_Section):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+    step: Annotated[int, Field(ge=1)] = 1
+
+
+class CategoricalDistribution(_Section):
+    type: Literal["categorical"]
+    choices: Annotated[list[Scalar], Field(min_length=1)]
+
+
+Distribution = Annotated[
+    FloatDistribution | IntDistribution | CategoricalDistribution, Field(discriminator="type")
+]
+
+
+class ModelSearchParams(_Section):
+    enabled: bool = False
+    method: Literal["optuna", "grid"] = "optuna"
+    n_trials: Annotated[int, Field(ge=1, le=100_000)] = 20
+    timeout_s: Seconds = 300.0  # the whole search, enforced: trials are killed at the deadline
+    trial_timeout_s: Seconds = 120.0  # one trial (fit + dev prediction)
+    subsample: Annotated[int, Field(ge=0)] = 0  # stratified training rows a trial fits; 0: all
+    prune_warmup_steps: Annotated[int, Field(ge=0)] = 0  # iterations before a trial may be pruned
+    grid: dict[str, list[Scalar]] = {}
+    space: dict[str, Distribution] = {}
+
+
+class ModelParams(_Section):
+    enabled: bool = True
+    feature_set: FeatureSet = "hog_landmarks"
+    augmentation: str = "none"  # none, or one of augment.modes
+    accelerate: bool = True  # scikit-learn-intelex SVC / KNN (ignored by the other models)
+    fit_timeout_s: Seconds = 1800.0  # the train stage's fit, enforced
+    params: dict[str, Scalar] = {}  # hyper-parameters; unset ones keep the built-in defaults
+    search: ModelSearchParams = ModelSearchParams()
+
+
+class SearchParams(_Section):
+    metric: Literal[SEARCH_METRICS] = "accuracy"
+    # 1: fit on train, score on dev. k > 1: stratified k-fold on train (augmented copies stay
+    # with their original's fold).
+    cv_folds: Annotated[int, Field(ge=1, le=20)] = 1
+    # Optuna storage URL; "{dir}" stands for the model's folder artifacts/search/<model>.
+    storage: Annotated[str, Field(min_length=1)] = "sqlite:///{dir}/study.db"
+    n_startup_trials: Annotated[int, Field(ge=0)] = 5  # random trials before TPE; no pruning before
+    prune: bool = True
+
+
+class TrainParams(_Section):
+    refit_on_dev: bool = True  # fit the final model on train + dev (after choosing on dev)
+
+
+class EvaluateParams(_Section):
+    n_boot: Annotated[int, Field(ge=0, le=100_000)] = 1000  # bootstrap resamples for the 95% CIs
+    timeout_s: Seconds = 600.0  # predicting the test split, enforced
+
+
+class CompetencyParams(_Section):
+    feature_sets: Annotated[list[FeatureSet], Field(min_length=1)] = list(FEATURE_SETS)
+    train_rows: Annotated[int, Field(ge=70)] = 2000  # stratified training subsample per cell
+    cell_timeout_s: Seconds = 60.0  # one model on one feature set, enforced
+    model_timeout_s: Seconds = 120.0  # all of one model's cells, enforced
+
+    @field_validator("feature_sets")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"entries must be unique, got {value}")
+        return value
+
+
+class ComputeParams(_Section):
+    n_jobs: Annotated[int, Field(ge=1, le=256)] = 2  # threads for LightGBM, XGBoost, RF, KNN
+
+
+def _default_models() -> dict[str, ModelParams]:
+    return {name: ModelParams() for name in MODEL_NAMES}
+
+
+def _model_problems(name: str, model: ModelParams, augment_modes: list[str]) -> list[str]:
+    """Cross-field problems of one model: names, augmentation, and values that fit its estimator."""
+    where = f"models.{name}"
+    if name not in SPECS:
+        return [f"{where}: unknown model; expected one of {', '.join(MODEL_NAMES)}"]
+    hypers = SPECS[name].hypers
+    problems = check_values(model.params, hypers, f"{where}.params")
+    if model.augmentation != "none" and model.augmentation not in augment_modes:
+        modes = " or ".join(repr(m) for m in ["none", *augment_modes])
+        got = model.augmentation
+        problems.append(f"{where}.augmentation: got {got!r}; expected {modes} (see augment.modes)")
+    search = model.search
+    if search.grid or (search.enabled and search.method == "grid"):
+        problems += check_grid(search.grid, hypers, f"{where}.search.grid")
+    if search.space or (search.enabled and search.method == "optuna"):
+        space = {k: v.model_dump() for k, v in search.space.items()}
+        problems += check_space(space, hypers, f"{where}.search.space")
+        for key, dist in space.items():
+            if dist.get("log") and dist.get("step") not in (None, 1):
+                problems.append(f"{where}.search.space.{key}: a log scale takes no step (Optuna)")
+    return problems
+
+
+# --- the CNN stage (one `cnn <arch>` stage per entry of cnn.archs) -------------------------------
+
+Architecture = Literal[ARCHITECTURES]
+
+
+class CnnArchParams(_Section):
+    """How one architecture trains; the subclasses below only change defaults."""
+
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 30
+    batch_size: Annotated[int, Field(ge=2, le=65_536)] = 64
+    lr: Annotated[float, Field(gt=0.0, le=10.0)] = 0.01  # cosine annealing, per step, from lr ...
+    lr_min: Annotated[float, Field(ge=0.0)] = 1e-5  # ... to lr_min at the last step
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    nesterov: bool = False
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 5e-4
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    class_weights: Literal["none", "balanced"] = "none"
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # before the classifier
+    crop: Annotated[int, Field(ge=16, le=48)] = 44  # random crops to train; centre, 10-crop to test
+    flip: bool = True  # random horizontal mirrors in training
+    augmentation: str = "none"  # none, or one of augment.modes: its copies join the training split
+    finetune_epochs: Annotated[int, Field(ge=0, le=10_000)] = 0  # then train on train + dev ...
+    finetune_lr: Annotated[float, Field(gt=0.0, le=10.0)] = 1e-4  # ... at this constant rate
+
+
+class MiniXceptionParams(CnnArchParams):
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 20
+
+
+class VggParams(CnnArchParams):
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 250
+    batch_size: Annotated[int, Field(ge=2, le=65_536)] = 128
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5
+
+
+class ResNet18Params(VggParams):
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 164  # as measured on a GPU (params.yaml)
+
+
+class CnnParams(_Section):
+    archs: Annotated[list[Architecture], Field(min_length=1)] = ["mini_xception"]
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees it, else the CPU
+    threads: Annotated[int, Field(ge=1, le=256)] = 2  # CPU threads
+    bf16: bool = True  # bf16 autocast on CUDA (the CPU always runs float32)
+    channels_last: bool = True
+    eval_batch_size: Annotated[int, Field(ge=1)] = 512
+    checkpoint_every_s: Annotated[float, Field(ge=0.0)] = 60.0  # save to resume at most this often
+    mini_xception: MiniXceptionParams = MiniXceptionParams()
+    vgg: VggParams = VggParams()
+    resnet18: ResNet18Params = ResNet18Params()
+
+    @field_validator("archs")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"entries must be unique, got {value}")
+        return value
+
+    def arch(self, name: str) -> CnnArchParams:
+        if name not in ARCHITECTURES:
+            expected = ", ".join(ARCHITECTURES)
+            raise ParamsError(f"unknown CNN architecture {name!r}; expected one of {expected}")
+        return getattr(self, name)
+
+
+def _cnn_problems(cnn: CnnParams, augment_modes: list[str]) -> list[str]:
+    problems = []
+    for arch in ARCHITECTURES:
+        cfg, where = cnn.arch(arch), f"cnn.{arch}"
+        if cfg.crop < MIN_CROP[arch]:
+            least = MIN_CROP[arch]
+            problems.append(f"{where}.crop: got {cfg.crop}; {arch} needs at least {least}")
+        if cfg.lr_min > cfg.lr:
+            problems.append(f"{where}.lr_min: got {cfg.lr_min}; must not exceed lr ({cfg.lr})")
+        if cfg.augmentation != "none" and cfg.augmentation not in augment_modes:
+            modes = ", ".join(repr(m) for m in ["none", *augment_modes])
+            problems.append(
+                f"{where}.augmentation: got {cfg.augmentation!r}; "
+                f"expected one of {modes} (augment.modes)"
+            )
+    return problems
+
+
+# --- the HTML report ------------------------------------------------------------------------------
+
+
+class ReportParams(_Section):
+    rank_by: Literal["accuracy", "macro_f1", "balanced_accuracy"] = "accuracy"  # leaderboard order
+    top_models: Annotated[int, Field(ge=2, le=20)] = 5  # McNemar tests between these best-ranked
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # significance, Holm-adjusted over the pairs
+    gallery_faces: Annotated[int, Field(ge=0, le=200)] = 24  # test faces shown right, as many wrong
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 2013
     data: DataParams = DataParams()
     augment: AugmentParams = AugmentParams()
     features: FeatureParams = FeatureParams()
+    compute: ComputeParams = ComputeParams()
+    models: dict[str, ModelParams] = Field(default_factory=_default_models)
+    search: SearchParams = SearchParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    competency: CompetencyParams = CompetencyParams()
+    cnn: CnnParams = CnnParams()
+    report: ReportParams = ReportParams()
+
+    @field_validator("models")
+    @classmethod
+    def _fill_models(cls, value: dict[str, ModelParams]) -> dict[str, ModelParams]:
+        # Models left out of params.yaml run with their built-in defaults.
+        return {**_default_models(), **value}
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Params:
+        problems = []
+        for name, model in self.models.items():
+            problems += _model_problems(name, model, list(self.augment.modes))
+        problems += _cnn_problems(self.cnn, list(self.augment.modes))
+        if problems:
+            raise PydanticCustomError("cross_field", "\n".join(problems))
+        return self
 
 
 def _describe(error: dict) -> str:
@@ -99,6 +342,8 @@ def _describe(error: dict) -> str:
         return f"{where}: unknown key (check its spelling; see params.yaml in the repository for every key)"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
+    if error["type"] == "cross_field":  # already "key.path: problem" lines
+        return "\n  - ".join(message.splitlines())
     return f"{where}: got {error.get('input')!r}; {message}"
 
 

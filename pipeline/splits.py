@@ -45,7 +45,8 @@ def dev_split(emotion: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
     counts = np.bincount(emotion, minlength=len(EMOTIONS))
     if (counts[counts > 0] < 2).any():
         raise ValueError(
-            "data.dev_fraction: cannot stratify the dev split: some emotion has a single Training row "
+            "data.dev_fraction: cannot stratify the dev split: some emotion has a single "
+            "Training row "
             f"(counts per class {counts.tolist()})"
         )
     train, dev = train_test_split(index, test_size=fraction, stratify=emotion, random_state=seed)
@@ -80,11 +81,15 @@ def duplicate_stats(images: np.ndarray, emotion: np.ndarray, split: np.ndarray) 
         "rows_in_groups": int(in_dup.sum()),
         "groups_with_conflicting_labels": sum(len(v) > 1 for v in labels_per_group.values()),
         "groups_straddling_train_and_test": len(straddling),
-        "test_rows_with_a_copy_in_train": int(np.isin(groups[split == "test"], list(straddling)).sum()),
+        "test_rows_with_a_copy_in_train": int(
+            np.isin(groups[split == "test"], list(straddling)).sum()
+        ),
         "groups_straddling_train_and_dev": len(train & dev),
     }
 
 
 def class_counts(emotion: np.ndarray) -> dict[str, int]:
     counts = np.bincount(emotion.astype(np.int64), minlength=len(EMOTIONS))
-    return {name: int(c) for name, c in zip(EMOTIONS, counts, strict=True)} | {"total": int(counts.sum())}
+    return {name: int(c) for name, c in zip(EMOTIONS, counts, strict=True)} | {
+        "total": int(counts.sum())
+    }

@@ -22,7 +22,9 @@ SAMPLE_ROWS = {"Training": 1400, "PublicTest": 210, "PrivateTest": 210}
 SAMPLE_SEED = 2013
 
 
-def _stratified_sample(frame: pd.DataFrame, rows_per_usage: dict[str, int], seed: int) -> pd.DataFrame:
+def _stratified_sample(
+    frame: pd.DataFrame, rows_per_usage: dict[str, int], seed: int
+) -> pd.DataFrame:
     parts = []
     rng = np.random.default_rng(seed)
     for usage, n_rows in rows_per_usage.items():
@@ -38,16 +40,23 @@ def _stratified_sample(frame: pd.DataFrame, rows_per_usage: dict[str, int], seed
 
 @pytest.fixture(scope="session")
 def fer2013_frame() -> pd.DataFrame:
-    """A stratified sample of the real FER2013 as the raw Kaggle columns (original row index kept)."""
+    """A stratified sample of the real FER2013: the Kaggle columns, original row index kept."""
     if not FER2013_GZ.exists():
-        pytest.skip(f"real FER2013 not found at {FER2013_GZ} (set FERBENCH_FER2013 or put ../shared beside the repo)")
-    frame = pd.read_csv(FER2013_GZ, dtype={"emotion": "int64", "pixels": "string", "Usage": "string"})
+        pytest.skip(
+            f"real FER2013 not found at {FER2013_GZ} "
+            "(set FERBENCH_FER2013 or put ../shared beside the repo)"
+        )
+    frame = pd.read_csv(
+        FER2013_GZ, dtype={"emotion": "int64", "pixels": "string", "Usage": "string"}
+    )
     return _stratified_sample(frame, SAMPLE_ROWS, SAMPLE_SEED)
 
 
 @pytest.fixture(scope="session")
-def fer2013_sample_csv(fer2013_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample written as a Kaggle-format CSV in a temporary folder (never inside the repository)."""
+def fer2013_sample_csv(
+    fer2013_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The sample as a Kaggle-format CSV in a temporary folder (never inside the repository)."""
     path = tmp_path_factory.mktemp("fer2013") / "fer2013.csv"
     fer2013_frame.to_csv(path, index=False, columns=["emotion", "pixels", "Usage"])
     return path

@@ -1,4 +1,4 @@
-"""Reading Kaggle-format FER2013: exact pixels, and a clear error or a reject for every bad input."""
+"""Reading Kaggle-format FER2013: exact pixels; a clear error or a reject for every bad input."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def _write(tmp_path: Path, text: str, name: str = "fer2013.csv") -> Path:
     return path
 
 
-def test_round_trips_real_pixels_exactly(fer2013_frame: pd.DataFrame, fer2013_sample_csv: Path) -> None:
+def test_round_trips_real_pixels_exactly(
+    fer2013_frame: pd.DataFrame, fer2013_sample_csv: Path
+) -> None:
     parsed = read_fer2013(fer2013_sample_csv)
     assert parsed.n_rows == len(fer2013_frame) and parsed.rejects.empty
     expected = np.stack([np.asarray(s.split(), np.uint8) for s in fer2013_frame["pixels"]])

@@ -1,0 +1,282 @@
+"""Benchmark: the `cnn` stage on the full FER2013, run and timed exactly as DVC runs it.
+
+    python bench/bench_cnn.py run [--arch mini_xception] [--epochs N] [--set cnn.threads=1 ...]
+    python bench/bench_cnn.py run --arch vgg --arch resnet18 --parallel --budget-s 420
+    python bench/bench_cnn.py pack DIR    # the ingested splits, compact, to carry to a GPU machine
+    python bench/bench_cnn.py unpack DIR  # ... and back to data/ingested/ in --workdir there
+
+``run`` ingests the CSV into a scratch folder (never the repository), then runs
+``python -m pipeline.cli cnn <arch>`` there (several at once with ``--parallel``: they share one
+GPU) and prints wall time, seconds per epoch and the test accuracies; ``--epochs N`` times a
+slice of the default run. ``--budget-s S`` first runs two epochs of each architecture (which also
+checks the whole stage end to end), then sets each one's epochs so that its run fits in S seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline import layout  # noqa: E402
+from pipeline.faces import USAGES, FaceTable, read_faces, write_faces  # noqa: E402
+
+DEFAULT_CSV = REPO.parent / "shared/data/fer2013/fer2013.csv.gz"
+SPLITS = ("train", "dev", "test")
+
+
+# --- carrying the ingested splits: MED-predicted residuals (as in LOCO-I) + LZMA -----------------
+
+
+def _med(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Median edge detector: predicts a pixel from its left (a), upper (b) and upper-left (c)."""
+    high, low = np.maximum(a, b), np.minimum(a, b)
+    return np.where(c >= high, low, np.where(c <= low, high, a + b - c))
+
+
+def encode_images(images: np.ndarray) -> np.ndarray:
+    x = images.astype(np.int16)
+    a, b, c = (np.zeros_like(x) for _ in range(3))
+    a[:, :, 1:], b[:, 1:, :], c[:, 1:, 1:] = x[:, :, :-1], x[:, :-1, :], x[:, :-1, :-1]
+    return ((x - _med(a, b, c)) % 256).astype(np.uint8)
+
+
+def decode_images(residuals: np.ndarray) -> np.ndarray:
+    n, rows, cols = residuals.shape
+    x = np.zeros((n, rows + 1, cols + 1), np.int16)  # a zero top row and left column
+    r = residuals.astype(np.int16)
+    for i in range(rows):
+        for j in range(cols):
+            pred = _med(x[:, i + 1, j], x[:, i, j + 1], x[:, i, j])
+            x[:, i + 1, j + 1] = (r[:, i, j] + pred) % 256
+    return x[:, 1:, 1:].astype(np.uint8)
+
+
+def pack(workdir: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {
+        name: read_faces(workdir / layout.INGESTED_DIR / f"{name}.feather") for name in SPLITS
+    }
+    columns: dict[str, np.ndarray] = {}
+    for name, table in tables.items():
+        columns[f"{name}_row_id"], columns[f"{name}_aug"] = table.row_id, table.aug_index
+        columns[f"{name}_emotion"] = table.emotion
+        columns[f"{name}_usage"] = np.array([USAGES.index(u) for u in table.usage], np.int8)
+    np.savez(out / "columns.npz", **columns)
+    images = np.concatenate([t.images for t in tables.values()])
+    residuals = encode_images(images)
+    assert np.array_equal(decode_images(residuals[:50]), images[:50])
+    (out / "images.xz").write_bytes(lzma.compress(residuals.tobytes(), preset=6))
+    (out / "source.json").write_text((workdir / layout.SOURCE_FILE).read_text())
+    size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
+    print(f"packed {len(images)} images into {out} ({size:.1f} MiB)")
+
+
+def unpack(src: Path, workdir: Path) -> None:
+    columns = np.load(src / "columns.npz")
+    raw = np.frombuffer(lzma.decompress((src / "images.xz").read_bytes()), np.uint8)
+    images = decode_images(raw.reshape(-1, 48, 48))
+    meta = json.loads((src / "source.json").read_text())
+    start = 0
+    for name in SPLITS:
+        n = len(columns[f"{name}_row_id"])
+        table = FaceTable(
+            row_id=columns[f"{name}_row_id"],
+            emotion=columns[f"{name}_emotion"],
+            usage=np.asarray(USAGES, dtype=object)[columns[f"{name}_usage"]],
+            images=images[start : start + n],
+            aug=columns[f"{name}_aug"],
+            meta=meta,
+        )
+        write_faces(table, workdir / layout.INGESTED_DIR / f"{name}.feather")
+        start += n
+    (workdir / layout.SOURCE_FILE).write_text(json.dumps(meta))
+    print(f"unpacked {start} images into {workdir / layout.INGESTED_DIR}")
+
+
+# --- running and timing the stage ----------------------------------------------------------------
+
+
+def _set(raw: dict, dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def write_params(workdir: Path, base: Path, csv: Path, overrides: dict[str, object]) -> dict:
+    raw = yaml.safe_load(base.read_text())
+    _set(raw, "data.source", "csv")
+    _set(raw, "data.csv", str(csv))
+    for dotted, value in overrides.items():
+        _set(raw, dotted, value)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return raw
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+
+
+def run_stages(workdir: Path, archs: list[str], parallel: bool) -> dict[str, tuple[float, float]]:
+    """Run ``cnn <arch>`` for each arch (at once when ``parallel``); (wall, CPU) seconds of each."""
+    (workdir / "logs").mkdir(exist_ok=True)
+    procs, walls = {}, {}
+    for arch in archs:
+        log = (workdir / "logs" / f"cnn_{arch}.log").open("w")
+        cmd = [sys.executable, "-m", "pipeline.cli", "cnn", arch]
+        procs[arch] = (
+            subprocess.Popen(cmd, cwd=workdir, env=_env(), stdout=log, stderr=subprocess.STDOUT),
+            time.perf_counter(),
+            log,
+        )
+        if not parallel:
+            walls[arch] = _wait(arch, *procs.pop(arch), workdir)
+    for arch, (proc, start, log) in procs.items():
+        walls[arch] = _wait(arch, proc, start, log, workdir)
+    return walls
+
+
+def _wait(
+    arch: str, proc: subprocess.Popen, start: float, log, workdir: Path
+) -> tuple[float, float]:
+    # wait4 gives this child's own CPU time: with one thread, what its wall time would be on an
+    # idle core, whatever else the machine is running.
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    log.close()
+    if code != 0:
+        tail = (workdir / "logs" / f"cnn_{arch}.log").read_text()[-3000:]
+        raise SystemExit(f"cnn {arch} failed ({code}):\n{tail}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def summarise(workdir: Path, arch: str, times: tuple[float, float]) -> dict:
+    metrics = json.loads((workdir / layout.METRICS_DIR / "models" / f"cnn_{arch}.json").read_text())
+    info = json.loads((workdir / layout.MODELS_DIR / f"cnn_{arch}" / "train.json").read_text())
+    history = pd.read_csv(workdir / layout.RESULTS_DIR / "plots" / "cnn" / f"{arch}_history.csv")
+    ten, centre = metrics["test"], metrics["test_center_crop"]
+    return {
+        "arch": arch,
+        "device": metrics["params"]["device"],
+        "epochs": len(history),
+        "wall_s": round(times[0], 1),
+        "cpu_s": round(times[1], 1),
+        "fit_s": metrics["fit_seconds"],
+        "s_per_epoch": round(float(history["seconds"].median()), 2),
+        "first_epoch_s": round(float(history["seconds"].iloc[0]), 2),
+        "last_epoch_s": round(float(history["seconds"].iloc[-1]), 2),
+        "best_epoch": info["best_epoch"],
+        "dev_acc": round(info["best_dev_accuracy"], 4),
+        "test_10crop": round(ten["all"]["accuracy"], 4),
+        "public_10crop": round(ten["public"]["accuracy"], 4),
+        "private_10crop": round(ten["private"]["accuracy"], 4),
+        "test_centre": round(centre["all"]["accuracy"], 4),
+        "private_centre": round(centre["private"]["accuracy"], 4),
+        "ms_per_image_10crop": metrics["predict_ms_per_image"],
+    }
+
+
+def budget_epochs(probe: dict, configured: int, budget_s: float) -> int:
+    """Epochs that fit ``budget_s``, from a two-epoch probe: its fixed costs (start-up, test, the
+    first epoch's warm-up, e.g. cuDNN's autotuning) and its second, steady epoch."""
+    fixed = probe["wall_s"] - probe["fit_s"] + probe["first_epoch_s"] - probe["last_epoch_s"]
+    return max(1, min(configured, math.floor((budget_s - fixed) / probe["last_epoch_s"])))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    raw = write_params(workdir, args.params, args.csv, overrides)
+    archs = args.arch or raw.get("cnn", {}).get("archs", ["mini_xception"])
+    if not (workdir / layout.INGESTED_DIR / "train.feather").exists():
+        subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "ingest"], cwd=workdir, env=_env(), check=True
+        )
+    from pipeline.params import load_params
+
+    configured = {
+        arch: load_params(workdir / "params.yaml").cnn.arch(arch).epochs for arch in archs
+    }
+    if args.epochs:
+        configured = dict.fromkeys(archs, args.epochs)
+    if args.budget_s:
+        write_params(
+            workdir, args.params, args.csv, overrides | {f"cnn.{a}.epochs": 2 for a in archs}
+        )
+        probes = {
+            a: summarise(workdir, a, t)
+            for a, t in run_stages(workdir, archs, args.parallel).items()
+        }
+        for arch, probe in probes.items():
+            print(f"probe {arch}: {json.dumps(probe)}")
+            configured[arch] = budget_epochs(probe, configured[arch], args.budget_s)
+    write_params(
+        workdir,
+        args.params,
+        args.csv,
+        overrides | {f"cnn.{a}.epochs": configured[a] for a in archs},
+    )
+    how = "in parallel" if args.parallel else "one after another"
+    print(f"running {configured} in {workdir} ({how})")
+    walls = run_stages(workdir, archs, args.parallel)
+    rows = [summarise(workdir, arch, times) for arch, times in walls.items()]
+    (workdir / "bench_cnn.json").write_text(json.dumps(rows, indent=2))
+    print(pd.DataFrame(rows).set_index("arch").T.to_string())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run and time the cnn stage")
+    run.add_argument("--workdir", type=Path, default=Path("/tmp/ferbench-bench-cnn"))
+    run.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    run.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    run.add_argument("--arch", action="append", help="architecture (repeat); default: cnn.archs")
+    run.add_argument(
+        "--epochs", type=int, help="override every architecture's epochs (a timed slice)"
+    )
+    run.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter"
+    )
+    run.add_argument("--parallel", action="store_true", help="run the architectures at once")
+    run.add_argument(
+        "--budget-s", type=float, help="probe two epochs, then fit each run in this many seconds"
+    )
+    for name, help_text in (
+        ("pack", "write the ingested splits compactly to DIR"),
+        ("unpack", "restore them from DIR"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("dir", type=Path)
+        p.add_argument("--workdir", type=Path, default=Path("/tmp/ferbench-bench-cnn"))
+    args = parser.parse_args()
+    if args.command == "run":
+        cmd_run(args)
+    elif args.command == "pack":
+        pack(args.workdir, args.dir)
+    else:
+        unpack(args.dir, args.workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""AdaBoost (SAMME) over shallow decision trees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.ensemble import AdaBoostClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+from models.hyper import Hyper
+from models.spec import BuildOptions, ModelSpec
+
+HYPERS = {
+    "n_estimators": Hyper("int", ge=1, le=5000),
+    "learning_rate": Hyper("float", gt=0.0, le=10.0),
+    "max_depth": Hyper("int", ge=1, le=64),  # of each weak tree
+}
+DEFAULTS = {"n_estimators": 100, "learning_rate": 0.5, "max_depth": 2}
+
+
+def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    tree = DecisionTreeClassifier(max_depth=params["max_depth"], random_state=options.seed)
+    boost = AdaBoostClassifier(
+        tree,
+        n_estimators=params["n_estimators"],
+        learning_rate=params["learning_rate"],
+        random_state=options.seed,
+    )
+    return Pipeline([("adaboost", boost)])
+
+
+SPEC = ModelSpec("adaboost", "AdaBoost", HYPERS, DEFAULTS, build)

@@ -1,0 +1,47 @@
+"""The resume checkpoint: written atomically while training, read back only by the same settings.
+
+A checkpoint carries a fingerprint of everything that shapes training (architecture, parameters,
+seed, the exact training rows); one from other settings is ignored, so a stale file can never leak
+into a new run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.atomic import atomic_path
+from pipeline.stage_log import get_logger
+
+
+def fingerprint(settings: dict[str, Any], *arrays: np.ndarray) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for array in arrays:
+        digest.update(str((array.dtype, array.shape)).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, expected: str, device: torch.device) -> dict[str, Any] | None:
+    """The saved state when ``path`` holds one with fingerprint ``expected``, else None."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        get_logger().warning("ignoring unreadable checkpoint %s: %s", path, exc)
+        return None
+    if state.get("fingerprint") != expected:
+        get_logger().info("ignoring checkpoint %s: it was made with other settings or data", path)
+        return None
+    return state

@@ -1,0 +1,60 @@
+"""Crops of uint8 face batches, done by one gather on whatever device the images live on.
+
+Training draws a random ``size`` x ``size`` window and a coin-flip mirror per image; testing uses
+the centre window, or ten views (four corners and the centre, and their mirrors).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.cnn.names import IMAGE_SIDE
+
+
+def crop_views(
+    images: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: int, flip: torch.Tensor
+) -> torch.Tensor:
+    """(n, 48, 48) -> (n, size, size): each image's window at (top, left), mirrored if ``flip``."""
+    steps = torch.arange(size, device=images.device)
+    rows = top.to(images.device)[:, None] + steps  # (n, size)
+    # A mirror reads the window's columns right to left: folded into the same gather.
+    flip = flip.to(images.device)[:, None]
+    cols = left.to(images.device)[:, None] + torch.where(flip, size - 1 - steps, steps)
+    batch = torch.arange(len(images), device=images.device)[:, None, None]
+    return images[batch, rows[:, :, None], cols[:, None, :]]
+
+
+def random_windows(
+    n: int, size: int, flip: bool, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """(top, left, flip) of ``n`` random crops, drawn on the CPU: CPU and GPU runs see the same."""
+    margin = IMAGE_SIDE - size
+    top = torch.randint(0, margin + 1, (n,), generator=generator)
+    left = torch.randint(0, margin + 1, (n,), generator=generator)
+    mirror = torch.rand(n, generator=generator) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
+    return top, left, mirror
+
+
+def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    offset = (IMAGE_SIDE - size) // 2
+    return images[:, offset : offset + size, offset : offset + size]
+
+
+def ten_crop_windows(size: int) -> tuple[torch.Tensor, ...]:
+    """(top, left, flip) of the ten views: corners and centre, then the same mirrored."""
+    margin = IMAGE_SIDE - size
+    corners = [(0, 0), (0, margin), (margin, 0), (margin, margin), (margin // 2, margin // 2)]
+    top = torch.tensor([t for t, _ in corners] * 2)
+    left = torch.tensor([c for _, c in corners] * 2)
+    mirror = torch.tensor([False] * 5 + [True] * 5)
+    return top, left, mirror
+
+
+def ten_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(n, 48, 48) -> (n, 10, size, size)."""
+    top, left, mirror = ten_crop_windows(size)
+    n = len(images)
+    views = crop_views(
+        images.repeat_interleave(10, dim=0), top.repeat(n), left.repeat(n), size, mirror.repeat(n)
+    )
+    return views.view(n, 10, size, size)

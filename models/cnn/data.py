@@ -1,0 +1,71 @@
+"""The CNN's data: the ingest (and augment) stages' face tables as uint8 tensors on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.cnn.device import Runtime
+from pipeline import layout
+from pipeline.faces import FaceTable, concat_tables, read_faces
+from pipeline.stage_log import log_read
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """uint8 crops -> standardised float input of shape (n, 1, size, size)."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, images: np.ndarray) -> Normalizer:
+        pixels = images.astype(np.float64)
+        return cls(float(pixels.mean()), float(pixels.std()))
+
+    def __call__(self, crops: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+        x = crops.unsqueeze(1).float().sub_(self.mean).div_(self.std)
+        return x.contiguous(memory_format=runtime.memory_format())
+
+
+@dataclass(frozen=True)
+class Split:
+    images: torch.Tensor  # uint8 (n, 48, 48)
+    labels: torch.Tensor  # int64 (n,)
+
+    @classmethod
+    def from_table(cls, table: FaceTable, device: torch.device) -> Split:
+        images = torch.from_numpy(np.array(table.images, order="C")).to(device)  # a writable copy
+        labels = torch.from_numpy(table.emotion.astype(np.int64)).to(device)
+        return cls(images, labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def concat(self, other: Split) -> Split:
+        return Split(torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels]))
+
+
+def read_split(name: str, directory: Path = layout.INGESTED_DIR) -> FaceTable:
+    path = directory / f"{name}.feather"
+    table = read_faces(path)
+    log_read(path, f"{len(table)} {name} images")
+    return table
+
+
+def training_table(augmentation: str) -> FaceTable:
+    """The training split, plus the augment stage's copies when ``augmentation`` names a mode."""
+    train = read_split("train")
+    if augmentation == "none":
+        return train
+    return concat_tables([train, read_split(augmentation, layout.AUGMENTED_DIR)])
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """'balanced' weights n / (k * n_c), as scikit-learn's; an absent class gets weight 0."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes), where=counts > 0)
+    return torch.tensor(weights, dtype=torch.float32)

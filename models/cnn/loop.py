@@ -1,0 +1,249 @@
+"""The training loop: SGD with cosine annealing, checkpoint chosen on dev, optional fine-tune.
+
+Every epoch's randomness (shuffle, crops, mirrors, dropout) is seeded from (seed, epoch) alone, so
+a run resumed from a checkpoint repeats exactly what the uninterrupted run would have done (on the
+CPU, bit for bit). Crops and mirrors are drawn on the CPU and cut on the training device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from models.cnn.checkpoint import load_checkpoint, save_checkpoint
+from models.cnn.crops import crop_views, random_windows
+from models.cnn.data import Normalizer, Split
+from models.cnn.device import Runtime
+from models.cnn.infer import predict_logits
+from pipeline.stage_log import get_logger
+
+if TYPE_CHECKING:
+    from pipeline.params import CnnArchParams
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_dev_accuracy: float
+    seconds: float  # training wall time, summed over interrupted runs
+    resumed_at: int  # epochs already done when this run started (0: a fresh run)
+
+
+def cosine_lr(step: int, total: int, high: float, low: float) -> float:
+    """Cosine from ``high`` at step 0 to ``low`` at the last of ``total`` steps."""
+    return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * min(step / max(total - 1, 1), 1.0)))
+
+
+def lr_schedule(cfg: CnnArchParams, epoch: int, steps_per_epoch: int) -> Callable[[int], float]:
+    """The learning rate at each step of ``epoch``: cosine over the main phase, then constant."""
+    if epoch >= cfg.epochs:
+        return lambda _step: cfg.finetune_lr
+    offset, total = epoch * steps_per_epoch, cfg.epochs * steps_per_epoch
+    return lambda step: cosine_lr(offset + step, total, cfg.lr, cfg.lr_min)
+
+
+def batch_starts(n: int, batch_size: int) -> list[int]:
+    """Batch start offsets; a last batch of one image is dropped (batch norm needs two)."""
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < 2:
+        starts.pop()
+    return starts
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 100_003 + epoch
+
+
+def make_optimizer(
+    net: nn.Module, cfg: CnnArchParams, lr: float, runtime: Runtime
+) -> torch.optim.SGD:
+    return torch.optim.SGD(
+        net.parameters(),
+        lr=lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        nesterov=cfg.nesterov and cfg.momentum > 0,
+        fused=runtime.is_cuda or None,
+    )
+
+
+def train_epoch(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: Split,
+    cfg: CnnArchParams,
+    norm: Normalizer,
+    runtime: Runtime,
+    seed: int,
+    lr_at: Callable[[int], float],
+    weights: torch.Tensor | None,
+) -> tuple[float, float]:
+    """One pass over ``data`` in random order; returns (mean loss, accuracy) on the crops seen."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # dropout
+    n = len(data)
+    order = torch.randperm(n, generator=generator).to(runtime.device)
+    top, left, flip = (
+        t.to(runtime.device) for t in random_windows(n, cfg.crop, cfg.flip, generator)
+    )
+    net.train()
+    loss_sum = torch.zeros((), device=runtime.device)
+    correct = torch.zeros((), dtype=torch.int64, device=runtime.device)
+    seen = 0
+    for step, start in enumerate(batch_starts(n, cfg.batch_size)):
+        index = order[start : start + cfg.batch_size]
+        crops = crop_views(data.images[index], top[index], left[index], cfg.crop, flip[index])
+        labels = data.labels[index]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step)
+        with runtime.autocast():
+            logits = net(norm(crops, runtime))
+        loss = functional.cross_entropy(
+            logits.float(), labels, weight=weights, label_smoothing=cfg.label_smoothing
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(index)
+        correct += (logits.detach().argmax(dim=1) == labels).sum()
+        seen += len(index)
+    return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1)
+
+
+def evaluate(
+    net: nn.Module, data: Split, crop: int, norm: Normalizer, runtime: Runtime, batch_size: int
+) -> tuple[float, float]:
+    """(cross-entropy, accuracy) of the centre crops."""
+    logits = predict_logits(net, data.images, crop, norm, runtime, batch_size)
+    labels = data.labels.cpu()
+    return float(functional.cross_entropy(logits, labels)), float(
+        (logits.argmax(dim=1) == labels).float().mean()
+    )
+
+
+def _state_dict_copy(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def fit(
+    net: nn.Module,
+    cfg: CnnArchParams,
+    train: Split,
+    dev: Split,
+    norm: Normalizer,
+    runtime: Runtime,
+    *,
+    seed: int,
+    checkpoint: Path,
+    fingerprint: str,
+    eval_batch_size: int = 512,
+    checkpoint_every_s: float = 60.0,
+    weights: torch.Tensor | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Train ``net`` in place; it ends with the weights chosen on dev (or fine-tuned from them).
+
+    Resumes from ``checkpoint`` when it holds a run with this ``fingerprint``, and saves there at
+    most every ``checkpoint_every_s`` seconds and at the end of each phase.
+    """
+    log = get_logger()
+    net.to(runtime.device, memory_format=runtime.memory_format())
+    weights = None if weights is None else weights.to(runtime.device)
+    main_steps = len(batch_starts(len(train), cfg.batch_size))
+    total_epochs = cfg.epochs + cfg.finetune_epochs
+
+    optimizer = make_optimizer(net, cfg, cfg.lr, runtime)
+    state: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "epoch": 0,
+        "phase": "main",
+        "best": {"epoch": 0, "dev_acc": -1.0, "state": _state_dict_copy(net)},
+        "history": [],
+        "seconds": 0.0,
+    }
+    saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
+    if saved is not None:
+        state = saved
+        net.load_state_dict(saved["net"])
+        if state["phase"] == "finetune":
+            optimizer = make_optimizer(net, cfg, cfg.finetune_lr, runtime)
+        optimizer.load_state_dict(saved["optimizer"])
+        log.info("resuming from %s after epoch %d of %d", checkpoint, state["epoch"], total_epochs)
+    resumed_at = state["epoch"]
+
+    def save() -> None:
+        save_checkpoint(
+            checkpoint, {**state, "net": net.state_dict(), "optimizer": optimizer.state_dict()}
+        )
+
+    train_dev = train.concat(dev) if cfg.finetune_epochs else train
+    last_save = time.perf_counter()
+    for epoch in range(state["epoch"], total_epochs):
+        start = time.perf_counter()
+        finetune = epoch >= cfg.epochs
+        if finetune and state["phase"] == "main":
+            # Fine-tune from the dev-chosen weights on train + dev at a constant small rate.
+            net.load_state_dict(state["best"]["state"])
+            optimizer = make_optimizer(net, cfg, cfg.finetune_lr, runtime)
+            state["phase"] = "finetune"
+        data = train_dev if finetune else train
+        lr_at = lr_schedule(cfg, epoch, main_steps)
+        train_loss, train_acc = train_epoch(
+            net, optimizer, data, cfg, norm, runtime, epoch_seed(seed, epoch), lr_at, weights
+        )
+        dev_loss, dev_acc = evaluate(net, dev, cfg.crop, norm, runtime, eval_batch_size)
+        if not finetune and dev_acc > state["best"]["dev_acc"]:
+            state["best"] = {"epoch": epoch + 1, "dev_acc": dev_acc, "state": _state_dict_copy(net)}
+        seconds = time.perf_counter() - start
+        state["seconds"] += seconds
+        record = {
+            "epoch": epoch + 1,
+            "finetune": int(finetune),
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "dev_loss": dev_loss,
+            "dev_acc": dev_acc,
+            "seconds": round(seconds, 3),
+        }
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        log.info(
+            "epoch %d/%d%s: train loss %.4f acc %.4f | dev loss %.4f acc %.4f | lr %.2e | %.1f s",
+            epoch + 1,
+            total_epochs,
+            " (fine-tune, dev in training)" if finetune else "",
+            train_loss,
+            train_acc,
+            dev_loss,
+            dev_acc,
+            record["lr"],
+            seconds,
+        )
+        if time.perf_counter() - last_save >= checkpoint_every_s or epoch + 1 in (
+            cfg.epochs,
+            total_epochs,
+        ):
+            save()
+            last_save = time.perf_counter()
+        if on_epoch is not None:
+            on_epoch(record)
+
+    if cfg.finetune_epochs == 0:
+        net.load_state_dict(state["best"]["state"])
+    return FitResult(
+        state["history"],
+        state["best"]["epoch"],
+        state["best"]["dev_acc"],
+        state["seconds"],
+        resumed_at,
+    )

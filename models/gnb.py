@@ -1,0 +1,31 @@
+"""Gaussian naive Bayes, optionally on decorrelated (PCA) features."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.decomposition import PCA
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import Pipeline
+
+from models.hyper import Hyper
+from models.scaling import BlockScaler
+from models.spec import BuildOptions, ModelSpec
+
+HYPERS = {
+    "var_smoothing": Hyper("float", gt=0.0, le=10.0),
+    # Naive Bayes assumes independent columns; PCA components come closer to that than HOG bins.
+    "pca_components": Hyper("int", ge=0, le=4096),
+}
+DEFAULTS = {"var_smoothing": 1e-9, "pca_components": 0}
+
+
+def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    steps: list[tuple[str, Any]] = [("scale", BlockScaler(options.feature_set))]
+    if params["pca_components"]:
+        steps.append(("pca", PCA(params["pca_components"], random_state=options.seed)))
+    return Pipeline([*steps, ("gnb", GaussianNB(var_smoothing=params["var_smoothing"]))])
+
+
+SPEC = ModelSpec("gnb", "Gaussian naive Bayes", HYPERS, DEFAULTS, build)

@@ -1,0 +1,118 @@
+"""Test-set scores in the one format every model (classical or CNN) reports.
+
+:func:`score_predictions` scores PublicTest, PrivateTest and both, each with a bootstrap 95%
+interval for accuracy and macro-F1. Everything is computed from confusion matrices, so the point
+values equal scikit-learn's ``classification_report`` (``zero_division=0``) on the same
+predictions, and a thousand bootstrap resamples cost one ``bincount``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.faces import EMOTIONS
+
+N_CLASSES = len(EMOTIONS)
+SUBSETS = {"all": None, "public": "PublicTest", "private": "PrivateTest"}
+_BOOT_CHUNK = 100  # resamples per bincount: bounds memory at ~100 x n indices
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """7 x 7 counts, rows actual, columns predicted."""
+    codes = np.asarray(y_true, np.int64) * N_CLASSES + np.asarray(y_pred, np.int64)
+    return np.bincount(codes, minlength=N_CLASSES**2).reshape(N_CLASSES, N_CLASSES)
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _f1(cm: np.ndarray) -> np.ndarray:
+    """Per-class F1 of one (7, 7) or many (b, 7, 7) confusion matrices: 2tp / (2tp + fp + fn)."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    return _safe_div(2.0 * tp, cm.sum(axis=-1) + cm.sum(axis=-2))
+
+
+def _bootstrap(
+    codes: np.ndarray, n_boot: int, seed: int
+) -> tuple[list[float], list[float]] | tuple[None, None]:
+    """95% percentile intervals of accuracy and macro-F1 over ``n_boot`` resamples of the rows."""
+    if n_boot == 0:
+        return None, None
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    accuracy, macro_f1 = [], []
+    for start in range(0, n_boot, _BOOT_CHUNK):
+        size = min(_BOOT_CHUNK, n_boot - start)
+        picks = codes[rng.integers(0, n, size=(size, n))]
+        picks += np.arange(size)[:, None] * N_CLASSES**2
+        cms = np.bincount(picks.ravel(), minlength=size * N_CLASSES**2).reshape(
+            size, N_CLASSES, N_CLASSES
+        )
+        accuracy.append(np.trace(cms, axis1=1, axis2=2) / n)
+        macro_f1.append(_f1(cms).mean(axis=1))
+
+    def interval(values: list[np.ndarray]) -> list[float]:
+        lo, hi = np.percentile(np.concatenate(values), [2.5, 97.5])
+        return [float(lo), float(hi)]
+
+    return interval(accuracy), interval(macro_f1)
+
+
+def score_subset(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int, seed: int) -> dict:
+    cm = confusion(y_true, y_pred)
+    support = cm.sum(axis=1)
+    tp = np.diag(cm)
+    precision = _safe_div(tp, cm.sum(axis=0))
+    recall = _safe_div(tp, support)
+    f1 = _f1(cm)
+    weights = support / max(support.sum(), 1)
+    codes = np.asarray(y_true, np.int64) * N_CLASSES + np.asarray(y_pred, np.int64)
+    acc_ci, f1_ci = _bootstrap(codes, n_boot, seed)
+    return {
+        "n": len(y_true),
+        "accuracy": float(tp.sum() / max(len(y_true), 1)),
+        "accuracy_ci95": acc_ci,
+        # Like scikit-learn: the mean recall over the classes that occur in y_true.
+        "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
+        "macro_f1": float(f1.mean()),
+        "macro_f1_ci95": f1_ci,
+        "weighted_precision": float(weights @ precision),
+        "weighted_recall": float(weights @ recall),
+        "weighted_f1": float(weights @ f1),
+        "per_class": {
+            name: {
+                "precision": float(precision[k]),
+                "recall": float(recall[k]),
+                "f1": float(f1[k]),
+                "support": int(support[k]),
+            }
+            for k, name in enumerate(EMOTIONS)
+        },
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def score_predictions(
+    y_true: np.ndarray, y_pred: np.ndarray, usage: np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> dict:
+    """Scores for ``all`` test rows, ``public`` (PublicTest) and ``private`` (PrivateTest).
+
+    A subset with no rows (e.g. a test split without PrivateTest) scores ``None``.
+    """
+    y_true, y_pred, usage = np.asarray(y_true), np.asarray(y_pred), np.asarray(usage)
+    if not len(y_true) == len(y_pred) == len(usage):
+        raise ValueError(
+            f"lengths differ: {len(y_true)} labels, {len(y_pred)} predictions, {len(usage)} usages"
+        )
+    if len(y_true) and (
+        min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= N_CLASSES
+    ):
+        raise ValueError(f"labels and predictions must lie in 0..{N_CLASSES - 1}")
+    scores = {}
+    for offset, (key, value) in enumerate(SUBSETS.items()):
+        mask = np.ones(len(usage), bool) if value is None else usage == value
+        scores[key] = (
+            score_subset(y_true[mask], y_pred[mask], n_boot, seed + offset) if mask.any() else None
+        )
+    return scores

@@ -1,0 +1,51 @@
+"""Feature-set aware scaling, fitted inside each model's pipeline on training rows only.
+
+Appearance features (pixels, HOG) are standardised per column. Landmark coordinates are kept as
+raw coordinates (centred) times ``landmark_weight``: standardising them gives every noisy jaw
+point the weight of an informative mouth corner, while raw coordinates keep the geometry's own
+spread, and the weight sets how much geometry counts against the 900 HOG columns in distance based
+models (RBF-SVM, KNN, MLP). The landmark block is the last ``LANDMARK_DIM`` columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+LANDMARK_DIM = 136  # 68 (x, y) points
+WITH_LANDMARKS = ("landmarks", "hog_landmarks")
+
+
+class BlockScaler(TransformerMixin, BaseEstimator):
+    """Standardise the appearance block, centre and weight the landmark block."""
+
+    def __init__(self, feature_set: str = "hog_landmarks", landmark_weight: float = 1.0) -> None:
+        self.feature_set = feature_set
+        self.landmark_weight = landmark_weight
+
+    def _split(self, n_columns: int) -> int:
+        """Index of the first landmark column (``n_columns`` when there are none)."""
+        if self.feature_set not in WITH_LANDMARKS:
+            return n_columns
+        if n_columns < LANDMARK_DIM:
+            raise ValueError(f"{self.feature_set} needs >= {LANDMARK_DIM} columns, got {n_columns}")
+        return n_columns - LANDMARK_DIM
+
+    def fit(self, x: np.ndarray, y: object = None) -> BlockScaler:
+        x = validate_data(self, x, dtype=[np.float32, np.float64])
+        split = self._split(x.shape[1])
+        mean = x.mean(axis=0, dtype=np.float64)
+        scale = np.ones(x.shape[1])
+        std = x[:, :split].std(axis=0, dtype=np.float64)
+        scale[:split] = np.where(std > 0, std, 1.0)  # constant columns stay constant
+        # Landmarks: divide by 1/weight so that transform is one (x - mean) / scale everywhere.
+        scale[split:] = 1.0 / self.landmark_weight if self.landmark_weight > 0 else np.inf
+        self.mean_ = mean.astype(x.dtype)
+        self.scale_ = scale.astype(x.dtype)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        x = validate_data(self, x, dtype=[np.float32, np.float64], reset=False)
+        return (x - self.mean_) / self.scale_

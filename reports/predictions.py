@@ -1,0 +1,60 @@
+"""Per-image test predictions, aligned across models for McNemar's test and the gallery.
+
+The evaluate (and cnn) stage writes ``results/plots/confusion/<model>.csv``, one
+``actual,predicted`` row per test image in the order of the test table
+(``data/ingested/test.feather``, which the feature store's test rows follow). When the file
+carries a ``row_id`` column it is aligned on that; otherwise on position, after checking that its
+``actual`` column is the test table's labels, so a file from another ordering fails loudly
+instead of pairing the wrong images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.faces import EMOTIONS
+
+_CODE = {name: k for k, name in enumerate(EMOTIONS)}
+
+
+class AlignmentError(ValueError):
+    """A predictions file does not line up with the test table."""
+
+
+def _codes(names: pd.Series, path: Path, column: str) -> np.ndarray:
+    codes = names.map(_CODE)
+    if codes.isna().any():
+        bad = sorted(set(names[codes.isna()].astype(str)))[:5]
+        raise AlignmentError(
+            f"{path}: unknown {column} labels {bad}; expected {', '.join(EMOTIONS)}"
+        )
+    return codes.to_numpy(np.int64)
+
+
+def read_predictions(
+    path: Path, labels: np.ndarray, row_id: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Predicted class codes aligned with ``labels`` (the test table); None when there are none.
+
+    A model that failed has an empty file (header only) or none at all.
+    """
+    if not path.exists():
+        return None
+    frame = pd.read_csv(path)
+    if frame.empty:
+        return None
+    labels = np.asarray(labels, np.int64)
+    if "row_id" in frame.columns and row_id is not None:
+        position = pd.Series(np.arange(len(row_id)), index=row_id)
+        missing = ~frame["row_id"].isin(position.index)
+        if missing.any() or len(frame) != len(row_id):
+            raise AlignmentError(f"{path}: its row_id column does not match the test table's rows")
+        frame = frame.iloc[np.argsort(position[frame["row_id"]].to_numpy())]
+    if len(frame) != len(labels):
+        raise AlignmentError(f"{path}: {len(frame)} predictions for {len(labels)} test images")
+    if not np.array_equal(_codes(frame["actual"], path, "actual"), labels):
+        raise AlignmentError(f"{path}: its actual labels are not the test table's, row by row")
+    return _codes(frame["predicted"], path, "predicted")

@@ -1,0 +1,143 @@
+"""The report's tables as plain rows: values exactly as the metrics files hold them.
+
+Formatting (percentages, intervals, units) belongs to the templates' filters, so a table cell can
+carry the raw value for sorting and for tests next to the text it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from pipeline.faces import EMOTIONS
+from reports.inputs import ModelRun
+
+SUBSETS = {"all": "Both", "public": "PublicTest", "private": "PrivateTest"}
+SPLIT_LABELS = {
+    "train": "train",
+    "dev": "dev",
+    "test": "test (both)",
+    "test_public": "PublicTest",
+    "test_private": "PrivateTest",
+}
+
+
+def rank(models: list[ModelRun], metric: str) -> list[ModelRun]:
+    """Scored models best first on ``metric`` over the whole test split, then the unscored ones."""
+    scored = sorted((m for m in models if m.ok), key=lambda m: -m.score(metric))
+    return scored + [m for m in models if not m.ok]
+
+
+def leaderboard(models: list[ModelRun]) -> list[dict[str, Any]]:
+    """One row per model: its scores per test subset (None when unscored) and its costs."""
+    rows = []
+    for position, run in enumerate(models, start=1):
+        metrics = run.metrics
+        rows.append(
+            {
+                "rank": position if run.ok else None,
+                "name": run.name,
+                "kind": run.kind,
+                "feature_set": metrics.get("feature_set"),
+                "augmentation": metrics.get("augmentation"),
+                "status": metrics.get("status"),
+                "error": metrics.get("error"),
+                "subsets": {key: (metrics.get("test") or {}).get(key) for key in SUBSETS},
+                "fit_seconds": metrics.get("fit_seconds"),
+                "predict_ms": metrics.get("predict_ms_per_image"),
+                "model_bytes": metrics.get("model_bytes"),
+            }
+        )
+    return rows
+
+
+def subset_sizes(models: list[ModelRun]) -> dict[str, int | None]:
+    """Test images in each subset, from the first scored model (every model scores the same)."""
+    scored = next((m for m in models if m.ok), None)
+    sizes = {}
+    for key in SUBSETS:
+        scores = None if scored is None else scored.metrics["test"].get(key)
+        sizes[key] = None if scores is None else scores["n"]
+    return sizes
+
+
+def per_class(scores: dict[str, Any]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class of one subset's scores, then the averages."""
+    rows = [{"label": name, **scores["per_class"][name]} for name in EMOTIONS]
+    rows.append(
+        {
+            "label": "macro average",
+            "precision": sum(r["precision"] for r in rows) / len(rows),
+            "recall": sum(r["recall"] for r in rows) / len(rows),
+            "f1": scores["macro_f1"],
+            "support": scores["n"],
+        }
+    )
+    rows.append(
+        {
+            "label": "weighted average",
+            "precision": scores["weighted_precision"],
+            "recall": scores["weighted_recall"],
+            "f1": scores["weighted_f1"],
+            "support": scores["n"],
+        }
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class CompetencyTable:
+    feature_sets: list[str]
+    rows: list[dict[str, Any]]  # model, cells {feature_set: {status, accuracy, macro_f1, best}}
+    accuracy: pd.DataFrame  # models x feature sets, NaN where a cell has no score
+
+
+def competency(table: pd.DataFrame, feature_sets: list[str]) -> CompetencyTable:
+    """Models x feature sets from ``results/competency.csv``; each model's best cell marked."""
+    sets = list(dict.fromkeys([*feature_sets, *table["feature_set"]]))
+    rows = []
+    for model, cells in table.groupby("model", sort=False):
+        by_set = {cell.feature_set: cell for cell in cells.itertuples(index=False)}
+        scored = {
+            fs: c.accuracy for fs, c in by_set.items() if c.status == "ok" and pd.notna(c.accuracy)
+        }
+        best = max(scored, key=scored.get) if scored else None
+        rows.append(
+            {
+                "model": model,
+                "best": best,
+                "cells": {
+                    fs: None
+                    if fs not in by_set
+                    else {
+                        "status": by_set[fs].status,
+                        "accuracy": _number(by_set[fs].accuracy),
+                        "macro_f1": _number(by_set[fs].macro_f1),
+                        "fit_seconds": _number(by_set[fs].fit_seconds),
+                        "train_rows": _number(by_set[fs].train_rows),
+                        "best": fs == best,
+                    }
+                    for fs in sets
+                },
+            }
+        )
+    accuracy = pd.DataFrame(
+        {fs: [(r["cells"][fs] or {}).get("accuracy") for r in rows] for fs in sets},
+        index=[r["model"] for r in rows],
+        dtype=float,
+    )
+    return CompetencyTable(sets, rows, accuracy)
+
+
+def _number(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def class_counts(splits: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """Classes x splits (train, dev, PublicTest, PrivateTest, ...) from ``metrics/ingest.json``."""
+    frame = pd.DataFrame(
+        {SPLIT_LABELS.get(k, k): {e: v[e] for e in EMOTIONS} for k, v in splits.items()}
+    )
+    return frame.loc[list(EMOTIONS)]

@@ -1,0 +1,82 @@
+"""The augment stage: how many copies each mode makes, per class, and what the operations do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import augment, ingest, layout
+from pipeline.augmentations import augment_images, balanced_copies
+from pipeline.faces import read_faces
+from tests.stage_helpers import make_params
+
+
+@pytest.fixture()
+def ingested(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fer2013_sample_csv: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    ingest.run(make_params(tmp_path, {"data.csv": str(fer2013_sample_csv)}))
+    return tmp_path
+
+
+def test_balanced_and_full_counts(ingested: Path) -> None:
+    params = make_params(
+        ingested, {"augment.modes": ["balanced", "full"], "augment.max_copies_per_image": 3}
+    )
+    metrics = augment.run(params)
+    train = read_faces(layout.INGESTED_DIR / "train.feather")
+    counts = np.bincount(train.emotion, minlength=7)
+    largest = counts.max()
+
+    balanced = read_faces(layout.AUGMENTED_DIR / "balanced.feather")
+    added = np.bincount(balanced.emotion, minlength=7)
+    np.testing.assert_array_equal(added, np.minimum(largest - counts, 3 * counts))
+    assert added[counts.argmax()] == 0
+    assert metrics["modes"]["balanced"]["after"]["Happy"] == counts[3] + added[3]
+
+    full = read_faces(layout.AUGMENTED_DIR / "full.feather")
+    np.testing.assert_array_equal(np.bincount(full.emotion, minlength=7), counts)
+    # Copies keep their source's id and label, carry a copy number >= 1, and differ from the source.
+    source = {rid: i for i, rid in enumerate(train.row_id)}
+    k = np.array([source[r] for r in full.row_id])
+    np.testing.assert_array_equal(train.emotion[k], full.emotion)
+    assert (full.aug >= 1).all() and set(full.usage) == {"Training"}
+    assert (full.images != train.images[k]).any(axis=(1, 2)).mean() > 0.9
+
+
+def test_same_seed_same_output(ingested: Path) -> None:
+    params = make_params(ingested)
+    augment.run(params)
+    first = read_faces(layout.AUGMENTED_DIR / "balanced.feather").images.copy()
+    augment.run(params)
+    np.testing.assert_array_equal(
+        first, read_faces(layout.AUGMENTED_DIR / "balanced.feather").images
+    )
+
+
+def test_balanced_copies_spread_evenly_and_respect_the_cap() -> None:
+    emotion = np.array([0] * 10 + [1] * 3 + [2] * 6)
+    copies = balanced_copies(emotion, target=1.0, max_copies=2, rng=np.random.default_rng(0))
+    assert copies[:10].sum() == 0
+    assert copies[10:13].tolist() == [2, 2, 2]  # needs 7, capped at 2 x 3
+    assert copies[13:].sum() == 4 and set(copies[13:].tolist()) <= {0, 1}
+
+
+def test_operations(real_faces) -> None:
+    images = real_faces[0][:200]
+    rng = np.random.default_rng(0)
+    flipped = augment_images(images, ["flip"], 0, 0, rng)
+    same = (flipped == images).all(axis=(1, 2))
+    mirrored = (flipped == images[:, :, ::-1]).all(axis=(1, 2))
+    assert (same | mirrored).all() and 0.3 < mirrored.mean() < 0.7
+
+    brighter = augment_images(images, ["brightness"], 30, 0, rng).astype(float)
+    shift = (brighter - images).mean(axis=(1, 2))
+    assert np.abs(shift).max() <= 30.5 and shift.std() > 5
+
+    contrasted = augment_images(images, ["contrast"], 0, 0.5, rng).astype(float)
+    ratio = contrasted.std(axis=(1, 2)) / images.std(axis=(1, 2))
+    assert ratio.min() > 0.45 and ratio.max() < 1.55 and ratio.std() > 0.1
+    # Contrast scales around each image's mean; only clipping at 0/255 moves the mean.
+    assert np.median(np.abs(contrasted.mean(axis=(1, 2)) - images.mean(axis=(1, 2)))) < 1.0

@@ -1,0 +1,120 @@
+"""The training loop on a small real sample: the loss falls; an interrupted run resumes exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.class_weight import compute_class_weight
+
+from models.cnn.checkpoint import fingerprint
+from models.cnn.data import Normalizer, Split, class_weights
+from models.cnn.device import resolve_runtime
+from models.cnn.loop import FitResult, batch_starts, cosine_lr, fit
+from models.cnn.nets import build_net
+from pipeline.faces import FaceTable
+from pipeline.params import CnnArchParams
+
+CFG = CnnArchParams(epochs=2, batch_size=64, lr=0.02, crop=32)
+
+
+class StopTrainingError(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def splits(real_faces) -> tuple[Split, Split, Normalizer]:
+    images, labels = real_faces
+    n_dev, n_train = 150, 700  # small enough for CI: ~1 s an epoch
+    table = FaceTable(
+        np.arange(len(labels)), labels.astype(np.int8), np.full(len(labels), "Training"), images
+    )
+    train, dev = table.take(np.arange(n_dev, n_dev + n_train)), table.take(np.arange(n_dev))
+    cpu = torch.device("cpu")
+    return Split.from_table(train, cpu), Split.from_table(dev, cpu), Normalizer.fit(train.images)
+
+
+def _fit(
+    splits, checkpoint: Path, cfg: CnnArchParams = CFG, on_epoch=None
+) -> tuple[torch.nn.Module, FitResult]:
+    train, dev, norm = splits
+    runtime = resolve_runtime("cpu", threads=1, bf16=False, channels_last=True)
+    torch.manual_seed(0)
+    net = build_net("mini_xception")
+    key = fingerprint(cfg.model_dump(), train.labels.numpy())
+    result = fit(
+        net,
+        cfg,
+        train,
+        dev,
+        norm,
+        runtime,
+        seed=7,
+        checkpoint=checkpoint,
+        fingerprint=key,
+        checkpoint_every_s=0.0,
+        on_epoch=on_epoch,
+    )
+    return net, result
+
+
+def test_two_epochs_lower_the_training_loss(splits, tmp_path: Path) -> None:
+    _, result = _fit(splits, tmp_path / "ckpt.pt")
+    first, second = result.history
+    assert second["train_loss"] < first["train_loss"]
+    assert [r["epoch"] for r in result.history] == [1, 2] and result.resumed_at == 0
+    assert result.best_epoch in (1, 2) and 0.0 <= result.best_dev_accuracy <= 1.0
+    assert second["lr"] == pytest.approx(
+        CFG.lr_min, abs=1e-9
+    )  # annealed to lr_min at the last step
+
+
+def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(
+    splits, tmp_path: Path
+) -> None:
+    straight, _ = _fit(splits, tmp_path / "straight.pt")
+
+    def stop_after_first(record: dict) -> None:
+        if record["epoch"] == 1:
+            raise StopTrainingError
+
+    checkpoint = tmp_path / "resumed.pt"
+    with pytest.raises(StopTrainingError):
+        _fit(splits, checkpoint, on_epoch=stop_after_first)
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
+    seen = []
+    resumed, result = _fit(splits, checkpoint, on_epoch=lambda record: seen.append(record["epoch"]))
+    assert result.resumed_at == 1 and seen == [2] and [r["epoch"] for r in result.history] == [1, 2]
+    for key, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_a_checkpoint_from_other_settings_is_ignored(splits, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "ckpt.pt"
+    one_epoch = CFG.model_copy(update={"epochs": 1})
+    _fit(splits, checkpoint, cfg=one_epoch)
+    _, result = _fit(splits, checkpoint, cfg=CFG.model_copy(update={"epochs": 1, "lr": 0.03}))
+    assert result.resumed_at == 0
+
+
+def test_fine_tune_runs_after_the_main_phase_at_its_constant_rate(splits, tmp_path: Path) -> None:
+    cfg = CFG.model_copy(update={"epochs": 1, "finetune_epochs": 1, "finetune_lr": 1e-3})
+    _, result = _fit(splits, tmp_path / "ckpt.pt", cfg=cfg)
+    assert [(r["epoch"], r["finetune"]) for r in result.history] == [(1, 0), (2, 1)]
+    assert result.history[1]["lr"] == pytest.approx(1e-3) and result.best_epoch == 1
+
+
+def test_schedule_and_batches() -> None:
+    assert cosine_lr(0, 100, 0.01, 1e-5) == pytest.approx(0.01)
+    assert cosine_lr(50, 101, 0.01, 1e-5) == pytest.approx((0.01 + 1e-5) / 2)
+    assert cosine_lr(99, 100, 0.01, 1e-5) == pytest.approx(1e-5)  # the last step
+    assert batch_starts(129, 64) == [0, 64]  # a last batch of one image is dropped (batch norm)
+    assert batch_starts(130, 64) == [0, 64, 128]
+
+
+def test_balanced_class_weights_match_scikit_learn(real_faces) -> None:
+    labels = real_faces[1]
+    expected = compute_class_weight("balanced", classes=np.arange(7), y=labels)
+    np.testing.assert_allclose(class_weights(labels, 7).numpy(), expected, rtol=1e-6)

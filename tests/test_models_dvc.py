@@ -1,0 +1,108 @@
+"""Per-model DVC stages: changing one model's parameters leaves every other model's stages cached.
+
+Builds a git + DVC repository from this checkout, stands in placeholder files for every stage's
+outputs, records them with `dvc commit` (no stage runs, so this takes seconds), then edits
+params.yaml and asks `dvc status` which stages changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from models.zoo import MODEL_NAMES
+from tests.stage_helpers import REPO_ROOT
+
+ZOO_STEPS = ("search", "train", "evaluate", "competency", "competency-table")
+# Creates a placeholder for every output (and every missing dependency) of every stage.
+PLACEHOLDERS = """
+from pathlib import Path
+from dvc.repo import Repo
+
+for stage in Repo(".").index.stages:
+    for entry in [*stage.outs, *stage.deps]:
+        path = Path(entry.def_path)
+        if path.exists() or "://" in entry.def_path:
+            continue
+        target = path if path.suffix else path / "placeholder.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(entry.def_path + "\\n")
+"""
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("dvc_models")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO_ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, dest / name)
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    if not (dest / ".dvc").exists():
+        _run([sys.executable, "-m", "dvc", "init", "-q"], dest)
+    _run([sys.executable, "-c", PLACEHOLDERS], dest)
+    _run([sys.executable, "-m", "dvc", "commit", "-f", "-q"], dest)
+    return dest
+
+
+def _changed_after(repo: Path, edit: dict[str, object]) -> set[str]:
+    path = repo / "params.yaml"
+    original = path.read_text()
+    raw = yaml.safe_load(original)
+    for dotted, value in edit.items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(raw))
+    try:
+        return set(json.loads(_run([sys.executable, "-m", "dvc", "status", "--json"], repo)))
+    finally:
+        path.write_text(original)
+
+
+def test_the_committed_pipeline_is_up_to_date(repo: Path) -> None:
+    assert json.loads(_run([sys.executable, "-m", "dvc", "status", "--json"], repo)) == {}
+
+
+@pytest.mark.parametrize(("model", "key"), [("svm", "C"), ("lightgbm", "learning_rate")])
+def test_one_models_parameter_reruns_only_that_model(repo: Path, model: str, key: str) -> None:
+    changed = _changed_after(repo, {f"models.{model}.params.{key}": 0.05})
+    assert changed == {f"search@{model}", f"train@{model}"}
+    # The competency table runs the untuned built-in defaults: it follows only on/off.
+    assert _changed_after(repo, {f"models.{model}.enabled": False}) == {
+        f"search@{model}",
+        f"train@{model}",
+        f"competency@{model}",
+    }
+
+
+def test_a_search_budget_does_not_touch_the_competency_table(repo: Path) -> None:
+    assert _changed_after(repo, {"models.knn.search.timeout_s": 30}) == {"search@knn", "train@knn"}
+
+
+def test_a_shared_section_reruns_that_step_for_every_model(repo: Path) -> None:
+    changed = _changed_after(repo, {"evaluate.n_boot": 50})
+    zoo_steps = {name for name in changed if name.split("@")[0] in ZOO_STEPS}
+    assert zoo_steps == {f"evaluate@{m}" for m in MODEL_NAMES}

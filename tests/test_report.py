@@ -1,0 +1,387 @@
+"""The `report` stage on a small real run: its content equals the metrics files, and it renders.
+
+One module-scoped run of the real stages on the FER2013 sample (ingest, augment, features, then
+search / train / evaluate / competency for two fast models and a two-epoch CNN) and one on the
+synthetic demo set; every test reads the HTML those runs produced. The browser test opens the
+report in headless Chromium (Debian's ``chromium``; ``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image as mpl_image
+
+from models import artifacts
+from pipeline import augment, cnn, competency, evaluate, featurize, ingest, report, search, train
+from pipeline.atomic import atomic_path
+from pipeline.faces import EMOTIONS, read_faces
+from pipeline.synthetic import SYNTHETIC_NOTICE
+from tests.stage_helpers import make_params
+
+MODELS = ("gnb", "knn")
+CNN = "cnn_mini_xception"
+FEATURE_SETS = ["pixels", "hog", "landmarks", "hog_landmarks"]
+REAL = {
+    "evaluate.n_boot": 50,
+    "compute.n_jobs": 1,
+    "features.n_jobs": 1,
+    "competency.train_rows": 300,
+    "models.knn.search.grid": {"n_neighbors": [1, 5, 15], "weights": ["uniform"]},
+    "cnn.threads": 1,
+    "cnn.mini_xception": {"epochs": 2, "crop": 16, "batch_size": 128},
+    "models.gnb.search.enabled": False,
+    "report.top_models": 3,
+    "report.gallery_faces": 6,
+}
+SYNTHETIC = {
+    "data.source": "synthetic",
+    "data.synthetic_rows": 700,
+    "augment.modes": [],
+    "evaluate.n_boot": 0,
+    "compute.n_jobs": 1,
+    "features.n_jobs": 1,
+    "models.gnb.search.enabled": False,
+}
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None]) -> None:
+        self.tag, self.attrs = tag, attrs
+        self.children: list[Node | str] = []  # elements and text, in document order
+
+    def find_all(self, tag: str, **attrs: str) -> list[Node]:
+        found = []
+        for child in self.children:
+            if isinstance(child, str):
+                continue
+            if child.tag == tag and all(
+                child.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items()
+            ):
+                found.append(child)
+            found += child.find_all(tag, **attrs)
+        return found
+
+    def find(self, tag: str, **attrs: str) -> Node:
+        found = self.find_all(tag, **attrs)
+        assert found, f"no <{tag}> with {attrs}"
+        return found[0]
+
+    @property
+    def text(self) -> str:
+        """The node's own text, without its children's."""
+        return "".join(c for c in self.children if isinstance(c, str))
+
+    def all_text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.all_text() for c in self.children)
+
+
+class Dom(HTMLParser):
+    """Just enough of a DOM (stdlib only) to look up tables by their attributes."""
+
+    VOID = frozenset({"img", "br", "meta", "link", "input", "hr"})
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.root = Node("document", {})
+        self.stack = [self.root]
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, dict(attrs))
+        self.stack[-1].children.append(node)
+        if tag not in self.VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        while len(self.stack) > 1:
+            if self.stack.pop().tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def _run_stages(workdir: Path, overrides: dict, models: tuple[str, ...], with_cnn: bool) -> Path:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workdir)
+        params = make_params(workdir, overrides)
+        ingest.run(params)
+        augment.run(params)
+        featurize.run(params)
+        for model in models:
+            search.run(params, model)
+            train.run(params, model)
+            evaluate.run(params, model)
+        if with_cnn:
+            for model in models:
+                competency.run(params, model)
+            with atomic_path(artifacts.COMPETENCY_TABLE) as tmp:
+                competency.table(models).to_csv(tmp, index=False)
+            cnn.run(params, "mini_xception")
+        return workdir / report.run(params)
+
+
+@pytest.fixture(scope="module")
+def real_run(
+    fer2013_sample_csv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Dom]:
+    workdir = tmp_path_factory.mktemp("report_real")
+    path = _run_stages(
+        workdir, {**REAL, "data.csv": str(fer2013_sample_csv)}, MODELS, with_cnn=True
+    )
+    return workdir, Dom(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def synthetic_report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    workdir = tmp_path_factory.mktemp("report_synthetic")
+    return _run_stages(workdir, SYNTHETIC, ("gnb",), with_cnn=False).read_text()
+
+
+def _metrics(workdir: Path, model: str) -> dict:
+    return json.loads((workdir / artifacts.metrics_path(model)).read_text())
+
+
+def _cells(row: Node) -> dict[str, Node]:
+    return {td.attrs["data-key"]: td for td in row.find_all("td") if "data-key" in td.attrs}
+
+
+def test_every_model_has_a_leaderboard_row_whose_numbers_are_its_metrics_json(real_run) -> None:
+    workdir, dom = real_run
+    for subset in ("all", "public", "private"):
+        table = dom.root.find("table", data_subset=subset)
+        names = [r.attrs["data-model"] for r in table.find_all("tr") if "data-model" in r.attrs]
+        assert sorted(names) == sorted([*MODELS, CNN])
+        for name in names:
+            scores = _metrics(workdir, name)["test"][subset]
+            cells = _cells(table.find("tr", data_model=name))
+            for key in (
+                "accuracy",
+                "macro_f1",
+                "balanced_accuracy",
+                "weighted_precision",
+                "weighted_recall",
+                "weighted_f1",
+            ):
+                assert json.loads(cells[key].attrs["data-v"]) == scores[key], (subset, name, key)
+            assert cells["accuracy"].text == f"{100 * scores['accuracy']:.2f}"
+            low, high = scores["accuracy_ci95"]
+            assert f"[{100 * low:.1f}, {100 * high:.1f}]" in cells["accuracy"].all_text()
+            metrics = _metrics(workdir, name)
+            assert json.loads(cells["fit_seconds"].attrs["data-v"]) == metrics["fit_seconds"]
+            assert (
+                json.loads(cells["predict_ms_per_image"].attrs["data-v"])
+                == metrics["predict_ms_per_image"]
+            )
+            assert json.loads(cells["model_bytes"].attrs["data-v"]) == metrics["model_bytes"]
+            if subset == "all":
+                for half in ("public", "private"):
+                    value = json.loads(cells[f"{half}.accuracy"].attrs["data-v"])
+                    assert value == metrics["test"][half]["accuracy"]
+
+
+def test_the_leaderboard_is_ranked_by_test_accuracy_and_the_models_not_run_are_named(
+    real_run,
+) -> None:
+    workdir, dom = real_run
+    rows = dom.root.find("table", data_subset="all").find_all("tr")
+    names = [r.attrs["data-model"] for r in rows if "data-model" in r.attrs]
+    accuracy = [_metrics(workdir, n)["test"]["all"]["accuracy"] for n in names]
+    assert accuracy == sorted(accuracy, reverse=True)
+    not_run = dom.root.find("section", id="leaderboard").all_text()
+    assert (
+        "Not run yet" in not_run
+        and "svm" in not_run
+        and "gnb" not in not_run.split("Not run yet")[1]
+    )
+
+
+def test_leaderboard_metrics_file_holds_accuracy_and_macro_f1_of_every_model(real_run) -> None:
+    workdir, _ = real_run
+    written = json.loads((workdir / report.LEADERBOARD_FILE).read_text())
+    assert set(written) == {*MODELS, CNN}
+    for name, entry in written.items():
+        scores = _metrics(workdir, name)["test"]["all"]
+        assert entry == {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+
+
+def test_the_competency_table_is_complete_with_each_models_best_marked(real_run) -> None:
+    workdir, dom = real_run
+    csv = pd.read_csv(workdir / artifacts.COMPETENCY_TABLE)
+    table = dom.root.find("table", id="competency-table")
+    for model in MODELS:
+        row = table.find("tr", data_model=model)
+        cells = {
+            td.attrs["data-feature-set"]: td
+            for td in row.find_all("td")
+            if "data-feature-set" in td.attrs
+        }
+        assert list(cells) == FEATURE_SETS
+        mine = csv[csv["model"] == model].set_index("feature_set")
+        for fs, td in cells.items():
+            assert td.attrs["data-status"] == mine.loc[fs, "status"]
+            if td.attrs["data-status"] == "ok":
+                assert json.loads(td.attrs["data-v"]) == mine.loc[fs, "accuracy"]
+        best = mine["accuracy"].idxmax()
+        assert [fs for fs, td in cells.items() if td.attrs.get("class") == "best"] == [best]
+    assert dom.root.find("img", alt="feature competency: test accuracy per model and feature set")
+
+
+def test_each_model_has_per_class_scores_a_confusion_heatmap_and_its_search(real_run) -> None:
+    workdir, dom = real_run
+    for name in [*MODELS, CNN]:
+        section = dom.root.find("details", id=f"model-{name}")
+        per_class = _metrics(workdir, name)["test"]["all"]["per_class"]
+        for label in EMOTIONS:
+            cells = _cells(section.find("tr", data_class=label))
+            for key in ("precision", "recall", "f1", "support"):
+                assert json.loads(cells[key].attrs["data-v"]) == per_class[label][key]
+        assert (
+            section.find("img", alt=f"confusion matrix of {name}")
+            .attrs["src"]
+            .startswith("data:image/svg+xml;base64,")
+        )
+    knn = dom.root.find("details", id="model-knn")
+    assert knn.find("img", alt="search history of knn")
+    assert "grid over n_neighbors, weights" in knn.all_text()
+
+
+def test_mcnemar_compares_every_pair_of_the_top_models_on_the_same_images(real_run) -> None:
+    workdir, dom = real_run
+    y = None
+    correct = {}
+    for name in [*MODELS, CNN]:
+        frame = pd.read_csv(workdir / artifacts.confusion_path(name))
+        y = frame["actual"] if y is None else y
+        assert frame["actual"].equals(y)
+        correct[name] = (frame["actual"] == frame["predicted"]).to_numpy()
+    rows = dom.root.find("table", id="mcnemar").find_all("tr")
+    pairs = {r.attrs["data-pair"]: r for r in rows if "data-pair" in r.attrs}
+    assert len(pairs) == len(list(combinations((*MODELS, CNN), 2)))
+    for pair, row in pairs.items():
+        a, b = pair.split("|")
+        counts = [int(td.all_text().replace(",", "")) for td in row.find_all("td")[2:4]]
+        assert counts == [
+            int(np.sum(correct[a] & ~correct[b])),
+            int(np.sum(correct[b] & ~correct[a])),
+        ]
+
+
+def test_the_gallery_shows_the_best_models_right_and_wrong_faces(real_run) -> None:
+    workdir, dom = real_run
+    best = dom.root.find("table", data_subset="all").find_all("tr")[1].attrs["data-model"]
+    assert f"Gallery: {best} on test faces" in dom.root.find("section", id="gallery").all_text()
+    test = read_faces(workdir / "data/ingested/test.feather")
+    position = {int(row_id): k for k, row_id in enumerate(test.row_id)}
+    predictions = pd.read_csv(workdir / artifacts.confusion_path(best))
+    for key, right in (("right", True), ("wrong", False)):
+        faces = dom.root.find("div", id=f"gallery-{key}").find_all("figure")
+        assert len(faces) == REAL["report.gallery_faces"]
+        for face in faces:
+            img = face.find("img")
+            assert img.attrs["src"].startswith("data:image/png;base64,")
+            k = position[int(img.attrs["alt"].removeprefix("test image "))]
+            caption = face.find("figcaption").all_text()
+            actual, predicted = (part.strip() for part in caption.split("→"))
+            assert (actual, predicted) == tuple(predictions.loc[k, ["actual", "predicted"]])
+            assert (actual == predicted) == right
+
+
+def test_the_cnn_section_compares_centre_and_ten_crop_and_shows_training_curves(real_run) -> None:
+    workdir, dom = real_run
+    metrics = _metrics(workdir, CNN)
+    rows = dom.root.find("table", data_model=CNN).find_all("tr")[1:]
+    for row, key in zip(rows, ("test_center_crop", "test"), strict=True):
+        cells = _cells(row)
+        for subset in ("all", "public", "private"):
+            assert (
+                json.loads(cells[f"{subset}.accuracy"].attrs["data-v"])
+                == metrics[key][subset]["accuracy"]
+            )
+    assert dom.root.find("img", alt=f"training curves of {CNN}")
+
+
+def test_the_run_summary_names_the_source_commit_and_changed_parameters(real_run) -> None:
+    _, dom = real_run
+    summary = dom.root.find("section", id="summary").all_text()
+    assert "FER2013 CSV" in summary and "git commit" in summary and "cores" in summary
+    assert "unknown (not a git repository" in summary  # the run's folder is not a repository
+    changed = [td.all_text() for td in dom.root.find("table", id="param-changes").find_all("code")]
+    assert "evaluate.n_boot" in changed and "report.top_models" in changed and "seed" not in changed
+
+
+def test_the_report_is_one_file_that_needs_no_network(real_run) -> None:
+    _, dom = real_run
+    for tag, attr in (("img", "src"), ("script", "src"), ("link", "href")):
+        for node in dom.root.find_all(tag):
+            value = node.attrs.get(attr)
+            assert value is None or value.startswith("data:"), f"<{tag} {attr}={value[:60]}>"
+
+
+def test_the_synthetic_banner_appears_exactly_when_the_data_is_synthetic(
+    real_run, synthetic_report
+) -> None:
+    _, dom = real_run
+    assert not dom.root.find_all("div", id="synthetic-banner")
+    assert "SYNTHETIC" not in dom.root.all_text()
+    banner = Dom(synthetic_report).root.find("div", id="synthetic-banner")
+    assert "SYNTHETIC DEMO SET, NOT FER2013" in banner.all_text()
+    assert " ".join(SYNTHETIC_NOTICE.split()) in " ".join(banner.all_text().split())
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_report_renders_in_headless_chromium(real_run, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip(
+            "no chromium binary on PATH (Debian: apt-get install chromium; .ci/run installs it)"
+        )
+    workdir, _ = real_run
+    url = (workdir / report.REPORT_FILE).resolve().as_uri()
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1400,1800",
+    ]
+    dumped = subprocess.run(
+        [browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    )
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    assert "Uncaught" not in dumped.stderr, dumped.stderr[-2000:]
+    rendered = Dom(dumped.stdout)
+    assert (
+        rendered.root.find("html").attrs.get("data-report-ready") == "1"
+    )  # the script ran to its end
+    board = rendered.root.find("div", id="leaderboard-all")
+    assert "active" in board.attrs["class"].split() and board.find_all("tr", data_model=CNN)
+
+    screenshot = workdir / "results" / "report-screenshot.png"
+    shot = subprocess.run(
+        [browser, *flags, f"--screenshot={screenshot}", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.returncode == 0 and screenshot.exists(), shot.stderr[-2000:]
+    pixels = mpl_image.imread(screenshot)
+    assert pixels.shape[:2] == (1800, 1400) and pixels[..., :3].std() > 0.05  # not a blank page
