@@ -94,7 +94,7 @@ def main() -> None:
         return
     print(
         f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"python {platform.python_version()}"
+        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start"
     )
 
     read_fer2013(
@@ -126,6 +126,7 @@ def main() -> None:
         f"(max abs diff {np.abs(hog_ours - hog_base).max():.2e})"
     )
     print(f"  landmarks identical to dlib: {lm_equal.sum()} of {len(images)} images")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (other work slows both sides)")
 
 
 if __name__ == "__main__":

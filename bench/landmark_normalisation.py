@@ -13,7 +13,8 @@ Classifiers: RBF-SVC (standardised features, C=10, gamma="scale") and LightGBM (
 Upscale 1 vs 2 is compared with LightGBM on both landmark variants.
 
 Each comparison also gets a paired bootstrap 95% interval of the accuracy difference on the same
-dev faces, so a gap can be read against the dev-set noise (~+-1% for ~2,900 faces).
+dev faces, so a gap can be read against the dev-set noise (one accuracy on ~2,900 faces has a
+~0.9% standard error).
 
 Usage: python bench/landmark_normalisation.py [--train-size N] [--seed S] [--n-jobs J]
        [--lgbm-jobs J]

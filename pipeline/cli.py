@@ -15,8 +15,8 @@ from pipeline.stage_log import get_logger
 
 # stage name -> (module with `main(params, ...)`, or "module:function", one-line help)
 STAGES: dict[str, tuple[str, str]] = {
-    "ingest": ("pipeline.ingest", "CSV (or synthetic demo set) -> validated train/dev/test feather tables"),
-    "augment": ("pipeline.augment", "augmented copies of the training split, per augmentation mode"),
+    "ingest": ("pipeline.ingest", "CSV (or synthetic demo set) -> train/dev/test feather tables"),
+    "augment": ("pipeline.augment", "augmented copies of the training split, per mode"),
     "features": ("pipeline.featurize", "pixels, HOG and dlib landmarks for every split"),
     "search": ("pipeline.search", "tune one model on dev (Optuna or grid, time-boxed)"),
     "train": ("pipeline.train", "fit one model with its searched (or configured) parameters"),
@@ -32,7 +32,9 @@ PER_MODEL_STAGES: set[str] = {"search", "train", "evaluate", "competency", "cnn"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
-    parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="parameters file (default: params.yaml)")
+    parser.add_argument(
+        "--params", default=str(DEFAULT_PARAMS), help="parameters file (default: params.yaml)"
+    )
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, (_, help_text) in STAGES.items():
         stage_parser = sub.add_parser(name, help=help_text)

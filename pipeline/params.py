@@ -300,7 +300,7 @@ def _cnn_problems(cnn: CnnParams, augment_modes: list[str]) -> list[str]:
 class ReportParams(_Section):
     rank_by: Literal["accuracy", "macro_f1", "balanced_accuracy"] = "accuracy"  # leaderboard order
     top_models: Annotated[int, Field(ge=2, le=20)] = 5  # McNemar tests between these best-ranked
-    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # significance, Holm-adjusted over the pairs
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # significance, Holm-adjusted
     gallery_faces: Annotated[int, Field(ge=0, le=200)] = 24  # test faces shown right, as many wrong
 
 
@@ -339,7 +339,7 @@ def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "<top level>"
     message = error["msg"]
     if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key (check its spelling; see params.yaml in the repository for every key)"
+        return f"{where}: unknown key (check its spelling; params.yaml lists every key)"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
     if error["type"] == "cross_field":  # already "key.path: problem" lines
@@ -352,7 +352,9 @@ def parse_params(raw: object, origin: str = "params.yaml") -> Params:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ParamsError(f"{origin}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+        raise ParamsError(
+            f"{origin}: expected a mapping of sections at the top level, got {type(raw).__name__}"
+        )
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:

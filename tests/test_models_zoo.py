@@ -19,7 +19,7 @@ from tests.models_helpers import session_store
 # in-process, where OpenMP's busy waiting would fight the rest of the suite for 2 cores.
 FAST = {
     "rf": {"n_estimators": 60},
-    "adaboost": {"n_estimators": 15},
+    "adaboost": {"n_estimators": 30},
     "lightgbm": {
         "n_estimators": 30,
         "learning_rate": 0.2,
