@@ -1,7 +1,8 @@
 """XGBoost gradient-boosted trees, `hist` method (scale-free: no scaling step); prunable per round.
 
-Installed as `xgboost-cpu` (no CUDA libraries). With the full `xgboost` wheel and a GPU, the same
-estimator trains on the GPU with `device="cuda"`; nothing else changes.
+Installed as `xgboost-cpu` (no CUDA libraries, ~470 MB less). For the GPU variant install the full
+`xgboost` wheel instead and set `models.xgboost.params.device: cuda`; nothing else changes (with
+`xgboost-cpu`, `cuda` fails the fit, which the stage reports as failed).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ HYPERS = {
     "colsample_bytree": Hyper("float", gt=0.0, le=1.0),
     "reg_lambda": Hyper("float", ge=0.0, le=1e4),
     "max_bin": Hyper("int", ge=2, le=1024),
+    "device": Hyper("choice", choices=("cpu", "cuda")),
 }
 # Built-in defaults: XGBoost's own, except 64 bins (speed); params.yaml holds the tuned values.
 DEFAULTS = {
@@ -35,6 +37,7 @@ DEFAULTS = {
     "colsample_bytree": 1.0,
     "reg_lambda": 1.0,
     "max_bin": 64,
+    "device": "cpu",
 }
 REPORT_EVERY = 10  # boosting rounds between two reports to the search
 

@@ -169,8 +169,8 @@ class EvaluateParams(_Section):
 class CompetencyParams(_Section):
     feature_sets: Annotated[list[FeatureSet], Field(min_length=1)] = list(FEATURE_SETS)
     train_rows: Annotated[int, Field(ge=70)] = 2000  # stratified training subsample per cell
-    cell_timeout_s: Seconds = 60.0  # one model on one feature set, enforced
-    model_timeout_s: Seconds = 120.0  # all of one model's cells, enforced
+    cell_timeout_s: Seconds = 45.0  # one model on one feature set, enforced
+    model_timeout_s: Seconds = 90.0  # all of one model's cells, enforced
 
     @field_validator("feature_sets")
     @classmethod

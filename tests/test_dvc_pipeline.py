@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from features.store import load_features, load_rows
-from tests.stage_helpers import REPO_ROOT
+from tests.stage_helpers import copy_checkout
 
 pytestmark = pytest.mark.slow
 STAGES = ["ingest", "augment", "features"]
@@ -29,32 +29,6 @@ def _run(cmd: list[str], cwd: Path) -> str:
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
-
-
-def _clone_checkout(dest: Path) -> Path:
-    """A git repository with this checkout's files (tracked and untracked-not-ignored)."""
-    files = (
-        subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, files):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    for cmd in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "checkout"],
-    ):
-        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
-    return dest
 
 
 def _repro(repo: Path) -> None:
@@ -78,7 +52,7 @@ def _check_outputs(repo: Path, synthetic: bool) -> None:
 
 
 def test_repro_on_a_real_sample(tmp_path: Path, fer2013_sample_csv: Path) -> None:
-    repo = _clone_checkout(tmp_path / "repo")
+    repo = copy_checkout(tmp_path / "repo")
     shutil.copy(fer2013_sample_csv, repo / "data/raw/fer2013.csv")
     _repro(repo)
     _check_outputs(repo, synthetic=False)
@@ -87,7 +61,7 @@ def test_repro_on_a_real_sample(tmp_path: Path, fer2013_sample_csv: Path) -> Non
 
 
 def test_repro_on_a_fresh_clone_uses_the_synthetic_demo_set(tmp_path: Path) -> None:
-    repo = _clone_checkout(tmp_path / "repo")
+    repo = copy_checkout(tmp_path / "repo")
     assert not list((repo / "data/raw").glob("fer2013*"))
     _repro(repo)
     _check_outputs(repo, synthetic=True)
