@@ -15,6 +15,7 @@ HYPERS = {
     "C": Hyper("float", gt=0.0, le=1e6),
     "gamma": Hyper("float", gt=0.0, le=1e3, special=("scale", "auto")),
     "landmark_weight": Hyper("float", ge=0.0, le=100.0),
+    "appearance_power": Hyper("float", gt=0.0, le=2.0),  # x ** p of HOG / pixels before scaling
     "class_weight": Hyper("choice", choices=(None, "balanced")),
     "tol": Hyper("float", gt=0.0, le=1.0),
     "cache_size": Hyper("float", ge=1.0, le=65536.0),  # MB of kernel cache (speed only)
@@ -23,6 +24,7 @@ DEFAULTS = {
     "C": 15.0,
     "gamma": "scale",
     "landmark_weight": 1.0,
+    "appearance_power": 1.0,
     "class_weight": None,
     "tol": 1e-3,
     "cache_size": 1024.0,
@@ -44,7 +46,15 @@ def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
         random_state=options.seed,
     )
     return Pipeline(
-        [("scale", BlockScaler(options.feature_set, params["landmark_weight"])), ("svc", svc)]
+        [
+            (
+                "scale",
+                BlockScaler(
+                    options.feature_set, params["landmark_weight"], params["appearance_power"]
+                ),
+            ),
+            ("svc", svc),
+        ]
     )
 
 

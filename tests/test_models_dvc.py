@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from models.zoo import MODEL_NAMES
-from tests.stage_helpers import REPO_ROOT
+from tests.stage_helpers import copy_checkout
 
 ZOO_STEPS = ("search", "train", "evaluate", "competency", "competency-table")
 # Creates a placeholder for every output (and every missing dependency) of every stage.
@@ -46,18 +45,7 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("dvc_models")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO_ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, dest / name)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    dest = copy_checkout(tmp_path_factory.mktemp("dvc_models"))
     if not (dest / ".dvc").exists():
         _run([sys.executable, "-m", "dvc", "init", "-q"], dest)
     _run([sys.executable, "-c", PLACEHOLDERS], dest)

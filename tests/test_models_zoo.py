@@ -86,6 +86,11 @@ def test_block_scaler_standardises_appearance_and_weights_raw_landmarks(store: P
     assert np.allclose(hog.std(axis=0)[varying], 1, atol=1e-3)
     raw = x[:, -LANDMARK_DIM:]
     assert np.allclose(landmarks, 2.0 * (raw - raw.mean(axis=0)), atol=1e-4)
+    # A power < 1 compresses the appearance block only, before standardising it.
+    rooted = BlockScaler("hog_landmarks", 1.0, appearance_power=0.5).fit(x)
+    expected = np.sqrt(x[:, :-LANDMARK_DIM])
+    assert np.allclose(rooted.mean_[:-LANDMARK_DIM], expected.mean(axis=0), atol=1e-4)
+    assert np.allclose(rooted.transform(x)[:, -LANDMARK_DIM:], raw - raw.mean(axis=0), atol=1e-4)
     # Only the appearance block for feature sets without landmarks.
     hog_only = x[:, :-LANDMARK_DIM]
     assert np.allclose(
