@@ -36,6 +36,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.checkout import copy_checkout  # noqa: E402
 from models.zoo import MODEL_NAMES  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 
@@ -93,36 +94,6 @@ def bench_svc(features: Path, params_path: Path) -> dict:
 # --- repro ---------------------------------------------------------------------------------------
 
 
-def _copy_checkout(dest: Path) -> None:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO_ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, dest / name)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"]):
-        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.invalid",
-            "commit",
-            "-qm",
-            "bench",
-        ],
-        cwd=dest,
-        check=True,
-        capture_output=True,
-    )
-
-
 def bench_repro(csv: Path, workdir: Path, targets: list[str], resume: bool = False) -> dict:
     """``resume``: go on in the repository of an interrupted run (its finished stages stay cached);
     per-stage times then come from every run's log, the later run's where a stage ran twice."""
@@ -131,7 +102,7 @@ def bench_repro(csv: Path, workdir: Path, targets: list[str], resume: bool = Fal
         if repo.exists():
             shutil.rmtree(repo)
         repo.mkdir(parents=True)
-        _copy_checkout(repo)
+        copy_checkout(repo)
         suffix = ".csv.gz" if csv.name.endswith(".gz") else ".csv"
         (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
         os.symlink(csv.resolve(), repo / "data" / "raw" / f"fer2013{suffix}")

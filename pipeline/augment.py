@@ -1,6 +1,7 @@
 """Stage ``augment``: augmented copies of the training split, one table per mode.
 
-``balanced`` tops the smaller classes up toward the largest; ``full`` augments every image.
+``balanced`` tops the smaller classes up toward the largest; ``full`` augments every image;
+``mirror`` adds the left-right mirror of every image and nothing else.
 Writes only the copies (``data/augmented/<mode>.feather``, ``aug`` = copy number >= 1, ``row_id`` =
 the source image): a model trained with a mode sees the training split plus that mode's copies.
 """
@@ -18,7 +19,7 @@ from pipeline.splits import class_counts
 from pipeline.stage_log import log_read, log_wrote, stage
 
 # A fixed offset per mode keeps each mode's random stream independent of which other modes run.
-_MODE_STREAM = {"balanced": 1, "full": 2}
+_MODE_STREAM = {"balanced": 1, "full": 2, "mirror": 3}
 
 
 def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int) -> FaceTable:
@@ -27,14 +28,17 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
     if mode == "balanced":
         copies = balanced_copies(emotion, params.balance_target, params.max_copies_per_image, rng)
     else:
-        copies = full_copies(len(train), params.copies_per_image)
+        copies = full_copies(len(train), 1 if mode == "mirror" else params.copies_per_image)
     source = np.repeat(np.arange(len(train)), copies)
     # Copy number k = 1..copies of each source image.
     first = np.repeat(np.cumsum(copies) - copies, copies)
     aug = (np.arange(len(source)) - first + 1).astype(np.int16)
-    images = augment_images(
-        train.images[source], params.ops, params.brightness, params.contrast, rng
-    )
+    if mode == "mirror":
+        images = np.ascontiguousarray(train.images[source, :, ::-1])
+    else:
+        images = augment_images(
+            train.images[source], params.ops, params.brightness, params.contrast, rng
+        )
     return FaceTable(
         row_id=train.row_id[source],
         emotion=train.emotion[source],

@@ -23,7 +23,7 @@ from models.hyper import Scalar, check_grid, check_space, check_values
 from models.zoo import MODEL_NAMES, SPECS
 
 DEFAULT_PARAMS = Path("params.yaml")
-AUGMENT_MODES = ("balanced", "full")
+AUGMENT_MODES = ("balanced", "full", "mirror")
 AUGMENT_OPS = ("flip", "brightness", "contrast")
 
 
@@ -53,7 +53,9 @@ class DataParams(_Section):
 
 class AugmentParams(_Section):
     # Which augmented training sets to build; a model chooses one of them (or none).
-    modes: list[Literal["balanced", "full"]] = ["balanced"]
+    # mirror: one left-right mirror of every image, nothing else (the copy the flip op makes at
+    # random, made deterministic: the RBF-SVM's default training set).
+    modes: list[Literal["balanced", "full", "mirror"]] = ["balanced"]
     ops: list[Literal["flip", "brightness", "contrast"]] = ["flip", "brightness", "contrast"]
     # balanced: top each class up to this fraction of the largest class.
     balance_target: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -24,25 +22,3 @@ def make_params(tmp_path: Path, overrides: dict | None = None) -> Params:
         node[leaf] = value
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     return parse_params(raw)
-
-
-def copy_checkout(dest: Path) -> Path:
-    """A fresh git repository at ``dest`` holding this checkout's files (tracked and untracked,
-    not ignored), so DVC tests see the working tree as a clean clone would."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO_ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, dest / name)
-    for cmd in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "checkout"],
-    ):
-        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
-    return dest

@@ -22,7 +22,8 @@ def ingested(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fer2013_sample_csv
 
 def test_balanced_and_full_counts(ingested: Path) -> None:
     params = make_params(
-        ingested, {"augment.modes": ["balanced", "full"], "augment.max_copies_per_image": 3}
+        ingested,
+        {"augment.modes": ["balanced", "full", "mirror"], "augment.max_copies_per_image": 3},
     )
     metrics = augment.run(params)
     train = read_faces(layout.INGESTED_DIR / "train.feather")
@@ -43,6 +44,18 @@ def test_balanced_and_full_counts(ingested: Path) -> None:
     np.testing.assert_array_equal(train.emotion[k], full.emotion)
     assert (full.aug >= 1).all() and set(full.usage) == {"Training"}
     assert (full.images != train.images[k]).any(axis=(1, 2)).mean() > 0.9
+
+
+def test_mirror_is_every_training_image_mirrored_once(ingested: Path) -> None:
+    metrics = augment.run(make_params(ingested, {"augment.modes": ["mirror"]}))
+    train = read_faces(layout.INGESTED_DIR / "train.feather")
+    mirror = read_faces(layout.AUGMENTED_DIR / "mirror.feather")
+    np.testing.assert_array_equal(mirror.row_id, train.row_id)
+    np.testing.assert_array_equal(mirror.emotion, train.emotion)
+    np.testing.assert_array_equal(mirror.images, train.images[:, :, ::-1])
+    assert (mirror.aug == 1).all()
+    counts = np.bincount(train.emotion, minlength=7)
+    assert metrics["modes"]["mirror"]["after"]["Fear"] == 2 * counts[2]
 
 
 def test_same_seed_same_output(ingested: Path) -> None:

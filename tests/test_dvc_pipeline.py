@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.checkout import copy_checkout
 from features.store import load_features, load_rows
-from tests.stage_helpers import copy_checkout
 
 pytestmark = pytest.mark.slow
 STAGES = ["ingest", "augment", "features"]

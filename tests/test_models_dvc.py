@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.checkout import copy_checkout
 from models.zoo import MODEL_NAMES
-from tests.stage_helpers import copy_checkout
 
 ZOO_STEPS = ("search", "train", "evaluate", "competency", "competency-table")
 # Creates a placeholder for every output (and every missing dependency) of every stage.

@@ -135,7 +135,10 @@ def test_every_problem_is_listed_at_once() -> None:
 
 def test_augmentation_follows_augment_modes() -> None:
     params = parse_params(
-        {"augment": {"modes": ["balanced", "full"]}, "models": {"mlp": {"augmentation": "full"}}}
+        {
+            "augment": {"modes": ["balanced", "full", "mirror"]},
+            "models": {"mlp": {"augmentation": "full"}},
+        }
     )
     assert params.models["mlp"].augmentation == "full"
 

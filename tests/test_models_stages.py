@@ -117,9 +117,7 @@ def test_a_model_that_runs_out_of_time_or_crashes_is_reported_and_the_others_go_
         train.run(params, model)
         evaluate.run(params, model)
     slow = json.loads(artifacts.metrics_path("rf").read_text())
-    assert (
-        slow["status"] == "budget_exceeded" and slow["test"] is None and " s" in slow["error"]
-    )
+    assert slow["status"] == "budget_exceeded" and slow["test"] is None and " s" in slow["error"]
     crashed = json.loads(artifacts.metrics_path("knn").read_text())
     assert crashed["status"] == "failed" and "n_components" in crashed["error"]
     assert json.loads(artifacts.metrics_path("gnb").read_text())["status"] == "ok"

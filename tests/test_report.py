@@ -46,6 +46,7 @@ SYNTHETIC = {
     "data.source": "synthetic",
     "data.synthetic_rows": 700,
     "augment.modes": [],
+    "models.svm.augmentation": "none",
     "evaluate.n_boot": 0,
     "compute.n_jobs": 1,
     "features.n_jobs": 1,
