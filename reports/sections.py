@@ -23,12 +23,14 @@ DUPLICATE_LABELS = {
 
 
 def run_summary(params: Params, source: dict[str, Any]) -> dict[str, Any]:
+    baseline, baseline_label = summary.baseline_params()
     return {
         "source": source,
         "commit": summary.git_commit(),
         "date": summary.now(),
         "machine": summary.machine(),
-        "changes": summary.changed_params(params),
+        "changes": summary.changed_params(params, baseline),
+        "baseline": baseline_label,
     }
 
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from models.zoo import get_spec
 from pipeline import layout
-from pipeline.params import Params
+from pipeline.params import DEFAULT_PARAMS, Params, ParamsError, parse_params
 
 # Outputs of the pipeline: a run rewrites them, so they do not make the code differ from the commit.
 GENERATED = (
@@ -104,9 +106,39 @@ def _resolved(params: Params) -> dict[str, Any]:
     return dumped
 
 
-def changed_params(params: Params) -> list[ParamChange]:
-    """Every parameter whose value differs from its built-in default (``Params()``), by key."""
-    actual, default = _flatten(_resolved(params)), _flatten(_resolved(Params()))
+def baseline_params(path: Path = DEFAULT_PARAMS, root: Path = Path(".")) -> tuple[Params, str]:
+    """The parameters a run is compared with, and what they are.
+
+    ``path`` as committed at git HEAD (as ``dvc params diff`` compares): a ``dvc exp run -S ...``
+    then lists exactly its own changes. Without a commit holding a valid file: the built-in
+    defaults of :class:`~pipeline.params.Params`.
+    """
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        committed = subprocess.run(
+            ["git", "show", f"HEAD:./{path.as_posix()}"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        label = f"{path} at commit {sha}"
+        return parse_params(yaml.safe_load(committed), label), label
+    except (FileNotFoundError, subprocess.CalledProcessError, yaml.YAMLError, ParamsError):
+        return Params(), "the built-in defaults of pipeline.params.Params"
+
+
+def changed_params(params: Params, baseline: Params | None = None) -> list[ParamChange]:
+    """Every parameter whose value differs from ``baseline`` (default: the built-in defaults,
+    ``Params()``), by key."""
+    baseline = Params() if baseline is None else baseline
+    actual, default = _flatten(_resolved(params)), _flatten(_resolved(baseline))
     changes = [
         ParamChange(key, value, default.get(key), key in default)
         for key, value in actual.items()

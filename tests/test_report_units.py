@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from math import comb
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pipeline.faces import EMOTIONS
 from pipeline.params import Params, ParamsError, parse_params
@@ -15,7 +17,7 @@ from reports import mcnemar
 from reports.gallery import spread_sample
 from reports.predictions import AlignmentError, read_predictions
 from reports.render import interval, pct, size, sort_value
-from reports.summary import changed_params
+from reports.summary import baseline_params, changed_params
 
 
 def test_exact_mcnemar_is_the_two_sided_binomial_tail_of_the_discordant_pairs() -> None:
@@ -74,6 +76,29 @@ def test_defaults_have_no_changes_and_restating_a_builtin_default_is_not_one() -
         ("models.svm.params.C", restated * 3, restated),
         ("seed", 7, 2013),
     ]
+
+
+def test_changes_are_against_the_committed_params_yaml_like_dvc_params_diff(
+    tmp_path: Path,
+) -> None:
+    params_path = Path(__file__).resolve().parents[1] / "params.yaml"
+    raw = yaml.safe_load(params_path.read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    baseline, label = baseline_params(root=tmp_path)
+    assert label == "the built-in defaults of pipeline.params.Params"  # not a repository yet
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "params.yaml"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "params"],
+    ):
+        subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True)
+    raw["models"]["svm"]["params"]["C"] = 3.0  # as `dvc exp run -S models.svm.params.C=3` would
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    baseline, label = baseline_params(root=tmp_path)
+    assert label.startswith("params.yaml at commit ")
+    changes = changed_params(parse_params(raw), baseline)
+    assert [(c.key, c.value, c.default) for c in changes] == [("models.svm.params.C", 3.0, 10.0)]
+    assert changed_params(baseline, baseline) == []
 
 
 def test_a_filled_search_grid_is_listed_once_per_key_and_not_as_a_removed_section() -> None:
