@@ -82,6 +82,10 @@ def _show(value: Scalar) -> str:
 # --- checks of params.yaml values, returning "key: problem" lines -----------------------------
 
 
+def _unknown(name: str, hypers: Mapping[str, Hyper], where: str) -> str:
+    return f"{where}.{name}: unknown hyper-parameter; expected one of {', '.join(hypers)}"
+
+
 def check_values(
     values: Mapping[str, object], hypers: Mapping[str, Hyper], where: str
 ) -> list[str]:
@@ -90,9 +94,7 @@ def check_values(
     for name, value in values.items():
         spec = hypers.get(name)
         if spec is None:
-            problems.append(
-                f"{where}.{name}: unknown hyper-parameter; expected one of {', '.join(hypers)}"
-            )
+            problems.append(_unknown(name, hypers, where))
         elif not spec.accepts(value):
             problems.append(f"{where}.{name}: got {_show(value)}; expected {spec.expected()}")
     return problems
@@ -108,9 +110,7 @@ def check_grid(
     for name, values in grid.items():
         spec = hypers.get(name)
         if spec is None:
-            problems.append(
-                f"{where}.{name}: unknown hyper-parameter; expected one of {', '.join(hypers)}"
-            )
+            problems.append(_unknown(name, hypers, where))
             continue
         if len(values) == 0:
             problems.append(f"{where}.{name}: empty list; expected at least one value")
@@ -159,9 +159,7 @@ def check_space(
     for name, dist in space.items():
         spec = hypers.get(name)
         if spec is None:
-            problems.append(
-                f"{where}.{name}: unknown hyper-parameter; expected one of {', '.join(hypers)}"
-            )
+            problems.append(_unknown(name, hypers, where))
         else:
             problems.extend(check_distribution(name, dist, spec, where))
     return problems

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from features.store import FEATURE_SETS
@@ -25,6 +33,16 @@ from models.zoo import MODEL_NAMES, SPECS
 DEFAULT_PARAMS = Path("params.yaml")
 AUGMENT_MODES = ("balanced", "full", "mirror")
 AUGMENT_OPS = ("flip", "brightness", "contrast")
+
+
+def _unique_entries(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError(f"entries must be unique, got {value}")
+    return value
+
+
+# A list whose entries may each appear once (modes, operations, feature sets, architectures).
+Unique = AfterValidator(_unique_entries)
 
 
 class ParamsError(ValueError):
@@ -55,8 +73,12 @@ class AugmentParams(_Section):
     # Which augmented training sets to build; a model chooses one of them (or none).
     # mirror: one left-right mirror of every image, nothing else (the copy the flip op makes at
     # random, made deterministic: the RBF-SVM's default training set).
-    modes: list[Literal["balanced", "full", "mirror"]] = ["balanced"]
-    ops: list[Literal["flip", "brightness", "contrast"]] = ["flip", "brightness", "contrast"]
+    modes: Annotated[list[Literal["balanced", "full", "mirror"]], Unique] = ["balanced"]
+    ops: Annotated[list[Literal["flip", "brightness", "contrast"]], Unique] = [
+        "flip",
+        "brightness",
+        "contrast",
+    ]
     # balanced: top each class up to this fraction of the largest class.
     balance_target: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     # balanced: at most this many augmented copies of any one image.
@@ -65,13 +87,6 @@ class AugmentParams(_Section):
     copies_per_image: Annotated[int, Field(ge=1, le=20)] = 1
     brightness: Annotated[float, Field(ge=0.0, le=128.0)] = 32.0  # max additive shift (gray levels)
     contrast: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.3  # max relative change of contrast
-
-    @field_validator("modes", "ops")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"entries must be unique, got {value}")
-        return value
 
 
 class LandmarkParams(_Section):
@@ -169,17 +184,10 @@ class EvaluateParams(_Section):
 
 
 class CompetencyParams(_Section):
-    feature_sets: Annotated[list[FeatureSet], Field(min_length=1)] = list(FEATURE_SETS)
+    feature_sets: Annotated[list[FeatureSet], Field(min_length=1), Unique] = list(FEATURE_SETS)
     train_rows: Annotated[int, Field(ge=70)] = 2000  # stratified training subsample per cell
-    cell_timeout_s: Seconds = 45.0  # one model on one feature set, enforced
-    model_timeout_s: Seconds = 90.0  # all of one model's cells, enforced
-
-    @field_validator("feature_sets")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"entries must be unique, got {value}")
-        return value
+    cell_timeout_s: Seconds = 150.0  # one model on one feature set, enforced
+    model_timeout_s: Seconds = 360.0  # all of one model's cells, enforced
 
 
 class ComputeParams(_Section):
@@ -253,7 +261,7 @@ class ResNet18Params(VggParams):
 
 
 class CnnParams(_Section):
-    archs: Annotated[list[Architecture], Field(min_length=1)] = ["mini_xception"]
+    archs: Annotated[list[Architecture], Field(min_length=1), Unique] = ["mini_xception"]
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees it, else the CPU
     threads: Annotated[int, Field(ge=1, le=256)] = 2  # CPU threads
     bf16: bool = True  # bf16 autocast on CUDA (the CPU always runs float32)
@@ -263,13 +271,6 @@ class CnnParams(_Section):
     mini_xception: MiniXceptionParams = MiniXceptionParams()
     vgg: VggParams = VggParams()
     resnet18: ResNet18Params = ResNet18Params()
-
-    @field_validator("archs")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"entries must be unique, got {value}")
-        return value
 
     def arch(self, name: str) -> CnnArchParams:
         if name not in ARCHITECTURES:
