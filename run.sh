@@ -21,6 +21,7 @@ case "${1:-}" in
   repro)
     setup
     shift
+    ferbench check          # every parameter, every model's hyper-parameters, before any work
     dvc repro "$@"
     echo "Done. Metrics: dvc metrics show"
     ;;
@@ -28,6 +29,7 @@ case "${1:-}" in
     setup
     shift
     ruff check .
+    lint-imports            # one import direction (pyproject.toml: [tool.importlinter])
     python -m pytest "$@"
     ;;
   lock)

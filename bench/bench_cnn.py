@@ -31,8 +31,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import layout  # noqa: E402
-from pipeline.faces import USAGES, FaceTable, read_faces, write_faces  # noqa: E402
+from fer_data.faces import USAGES, FaceTable, read_faces, write_faces  # noqa: E402
+from pipeline import paths  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared/data/fer2013/fer2013.csv.gz"
 SPLITS = ("train", "dev", "test")
@@ -68,7 +68,7 @@ def decode_images(residuals: np.ndarray) -> np.ndarray:
 def pack(workdir: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tables = {
-        name: read_faces(workdir / layout.INGESTED_DIR / f"{name}.feather") for name in SPLITS
+        name: read_faces(workdir / paths.INGESTED_DIR / f"{name}.feather") for name in SPLITS
     }
     columns: dict[str, np.ndarray] = {}
     for name, table in tables.items():
@@ -80,7 +80,7 @@ def pack(workdir: Path, out: Path) -> None:
     residuals = encode_images(images)
     assert np.array_equal(decode_images(residuals[:50]), images[:50])
     (out / "images.xz").write_bytes(lzma.compress(residuals.tobytes(), preset=6))
-    (out / "source.json").write_text((workdir / layout.SOURCE_FILE).read_text())
+    (out / "source.json").write_text((workdir / paths.SOURCE_FILE).read_text())
     size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
     print(f"packed {len(images)} images into {out} ({size:.1f} MiB)")
 
@@ -101,10 +101,10 @@ def unpack(src: Path, workdir: Path) -> None:
             aug=columns[f"{name}_aug"],
             meta=meta,
         )
-        write_faces(table, workdir / layout.INGESTED_DIR / f"{name}.feather")
+        write_faces(table, workdir / paths.INGESTED_DIR / f"{name}.feather")
         start += n
-    (workdir / layout.SOURCE_FILE).write_text(json.dumps(meta))
-    print(f"unpacked {start} images into {workdir / layout.INGESTED_DIR}")
+    (workdir / paths.SOURCE_FILE).write_text(json.dumps(meta))
+    print(f"unpacked {start} images into {workdir / paths.INGESTED_DIR}")
 
 
 # --- running and timing the stage ----------------------------------------------------------------
@@ -121,7 +121,7 @@ def _set(raw: dict, dotted: str, value: object) -> None:
 def write_params(workdir: Path, base: Path, csv: Path, overrides: dict[str, object]) -> dict:
     raw = yaml.safe_load(base.read_text())
     _set(raw, "data.source", "csv")
-    _set(raw, "data.csv", str(csv))
+    _set(raw, "data.path", str(csv))
     for dotted, value in overrides.items():
         _set(raw, dotted, value)
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -168,9 +168,9 @@ def _wait(
 
 
 def summarise(workdir: Path, arch: str, times: tuple[float, float]) -> dict:
-    metrics = json.loads((workdir / layout.METRICS_DIR / "models" / f"cnn_{arch}.json").read_text())
-    info = json.loads((workdir / layout.MODELS_DIR / f"cnn_{arch}" / "train.json").read_text())
-    history = pd.read_csv(workdir / layout.RESULTS_DIR / "plots" / "cnn" / f"{arch}_history.csv")
+    metrics = json.loads((workdir / paths.METRICS_DIR / "models" / f"cnn_{arch}.json").read_text())
+    info = json.loads((workdir / paths.MODELS_DIR / f"cnn_{arch}" / "train.json").read_text())
+    history = pd.read_csv(workdir / paths.RESULTS_DIR / "plots" / "cnn" / f"{arch}_history.csv")
     ten, centre = metrics["test"], metrics["test_center_crop"]
     return {
         "arch": arch,
@@ -206,7 +206,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     raw = write_params(workdir, args.params, args.csv, overrides)
     archs = args.arch or raw.get("cnn", {}).get("archs", ["mini_xception"])
-    if not (workdir / layout.INGESTED_DIR / "train.feather").exists():
+    if not (workdir / paths.INGESTED_DIR / "train.feather").exists():
         subprocess.run(
             [sys.executable, "-m", "pipeline.cli", "ingest"], cwd=workdir, env=_env(), check=True
         )

@@ -25,9 +25,9 @@ sys.path.insert(0, str(REPO))
 
 from features.hog import hog_features  # noqa: E402
 from features.landmarks import detect_landmarks  # noqa: E402
-from pipeline import ingest  # noqa: E402
-from pipeline.fer_csv import read_fer2013  # noqa: E402
+from fer_data.fer_csv import read_fer2013  # noqa: E402
 from pipeline.params import parse_params  # noqa: E402
+from pipeline.stages import ingest  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared/data/fer2013/fer2013.csv.gz"
 

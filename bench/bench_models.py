@@ -39,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.checkout import copy_checkout  # noqa: E402
-from models.zoo import MODEL_NAMES  # noqa: E402
+from models.registry import MODEL_NAMES  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
 
 STAGE_LINE = re.compile(r"stage (?P<name>.+?): done in (?P<seconds>[0-9.]+) s")
@@ -56,8 +56,8 @@ def _machine() -> str:
 def bench_svc(features: Path, params_path: Path, augmentation: str = "none") -> dict:
     from features.store import load_xy
     from models.data import training_data
+    from models.registry import build_model
     from models.spec import BuildOptions
-    from models.zoo import build_model
 
     params = load_params(params_path)
     cfg = params.models["svm"]

@@ -22,11 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from pipeline.atomic import atomic_path
+from features.names import COMPOSITES, FEATURE_SETS, STORED_SETS
+from fer_data.atomic import atomic_path
 
-FEATURE_SETS = ("pixels", "hog", "landmarks", "hog_landmarks")
-STORED_SETS = ("pixels", "hog", "landmarks")
-COMPOSITES = {"hog_landmarks": ("hog", "landmarks")}
+__all__ = ["COMPOSITES", "FEATURE_SETS", "STORED_SETS"]
 ROWS_FILE = "rows.feather"
 
 
@@ -37,16 +36,24 @@ def _check_name(feature_set: str) -> None:
         )
 
 
-def save_array(path: str | os.PathLike[str], array: np.ndarray) -> Path:
+def _array_path(split_dir: str | os.PathLike[str], name: str) -> Path:
+    return Path(split_dir) / f"{name}.npy"
+
+
+def save_array(split_dir: str | os.PathLike[str], name: str, array: np.ndarray) -> Path:
+    """Store feature set ``name`` of one split (``<features_dir>/<split>``), atomically."""
+    path = _array_path(split_dir, name)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
-    return Path(path)
+    return path
 
 
-def save_rows(path: str | os.PathLike[str], rows: pd.DataFrame) -> Path:
+def save_rows(split_dir: str | os.PathLike[str], rows: pd.DataFrame) -> Path:
+    """Store a split's ``row_id, aug, emotion, usage`` keys, atomically."""
+    path = Path(split_dir) / ROWS_FILE
     with atomic_path(path) as tmp:
         feather.write_feather(pa.Table.from_pandas(rows, preserve_index=False), tmp)
-    return Path(path)
+    return path
 
 
 def load_rows(features_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
@@ -63,7 +70,7 @@ def load_features(features_dir: str | os.PathLike[str], split: str, feature_set:
     parts = COMPOSITES.get(feature_set, (feature_set,))
     arrays = []
     for name in parts:
-        path = Path(features_dir) / split / f"{name}.npy"
+        path = _array_path(Path(features_dir) / split, name)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist; run the features stage first")
         arrays.append(np.load(path).astype(np.float32, copy=False))

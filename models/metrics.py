@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.faces import EMOTIONS
+from fer_data.faces import EMOTIONS
+from models.records import ClassScores, Scores, TestScores
 
 N_CLASSES = len(EMOTIONS)
 SUBSETS = {"all": None, "public": "PublicTest", "private": "PrivateTest"}
@@ -59,7 +60,9 @@ def _bootstrap(
     return interval(accuracy), interval(macro_f1)
 
 
-def score_subset(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int, seed: int) -> dict:
+def score_subset(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int, seed: int) -> Scores:
+    """Accuracy, balanced accuracy, macro-F1 (with 95% bootstrap intervals), weighted P/R/F1,
+    per-class scores and the confusion matrix of int class codes ``y_true``, ``y_pred`` (n,)."""
     cm = confusion(y_true, y_pred)
     support = cm.sum(axis=1)
     tp = np.diag(cm)
@@ -69,36 +72,42 @@ def score_subset(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int, seed: int)
     weights = support / max(support.sum(), 1)
     codes = np.asarray(y_true, np.int64) * N_CLASSES + np.asarray(y_pred, np.int64)
     acc_ci, f1_ci = _bootstrap(codes, n_boot, seed)
-    return {
-        "n": len(y_true),
-        "accuracy": float(tp.sum() / max(len(y_true), 1)),
-        "accuracy_ci95": acc_ci,
+    return Scores(
+        n=len(y_true),
+        accuracy=float(tp.sum() / max(len(y_true), 1)),
+        accuracy_ci95=acc_ci,
         # Like scikit-learn: the mean recall over the classes that occur in y_true.
-        "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
-        "macro_f1": float(f1.mean()),
-        "macro_f1_ci95": f1_ci,
-        "weighted_precision": float(weights @ precision),
-        "weighted_recall": float(weights @ recall),
-        "weighted_f1": float(weights @ f1),
-        "per_class": {
-            name: {
-                "precision": float(precision[k]),
-                "recall": float(recall[k]),
-                "f1": float(f1[k]),
-                "support": int(support[k]),
-            }
+        balanced_accuracy=float(recall[support > 0].mean()) if support.any() else 0.0,
+        macro_f1=float(f1.mean()),
+        macro_f1_ci95=f1_ci,
+        weighted_precision=float(weights @ precision),
+        weighted_recall=float(weights @ recall),
+        weighted_f1=float(weights @ f1),
+        per_class={
+            name: ClassScores(
+                precision=float(precision[k]),
+                recall=float(recall[k]),
+                f1=float(f1[k]),
+                support=int(support[k]),
+            )
             for k, name in enumerate(EMOTIONS)
         },
-        "confusion_matrix": cm.tolist(),
-    }
+        confusion_matrix=cm.tolist(),
+    )
 
 
 def score_predictions(
     y_true: np.ndarray, y_pred: np.ndarray, usage: np.ndarray, n_boot: int = 1000, seed: int = 0
-) -> dict:
+) -> TestScores:
     """Scores for ``all`` test rows, ``public`` (PublicTest) and ``private`` (PrivateTest).
 
-    A subset with no rows (e.g. a test split without PrivateTest) scores ``None``.
+    ``y_true``, ``y_pred``: int class codes 0-6 of shape (n,); ``usage``: str (n,). A subset with
+    no rows (e.g. a test split without PrivateTest) scores ``None``.
+
+    Raises
+    ------
+    ValueError
+        The three arrays differ in length, or a code lies outside 0-6.
     """
     y_true, y_pred, usage = np.asarray(y_true), np.asarray(y_pred), np.asarray(usage)
     if not len(y_true) == len(y_pred) == len(usage):
@@ -115,4 +124,4 @@ def score_predictions(
         scores[key] = (
             score_subset(y_true[mask], y_pred[mask], n_boot, seed + offset) if mask.any() else None
         )
-    return scores
+    return TestScores(**scores)

@@ -14,9 +14,9 @@ import joblib
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+from fer_data.atomic import atomic_path
+from models.registry import build_model, get_spec
 from models.spec import BuildOptions, Reporter
-from models.zoo import build_model, get_spec
-from pipeline.atomic import atomic_path
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 

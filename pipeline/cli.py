@@ -1,66 +1,70 @@
-"""``ferbench <stage>``: the one entry point that every DVC stage calls."""
+"""``ferbench``: every DVC stage (``ferbench <stage>`` runs ``pipeline/stages/<stage>.py``), plus
+``ferbench check``, which validates the whole of params.yaml, every model's hyper-parameters
+included, before a run (``./run.sh repro`` calls it first)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from models.cnn.names import ARCHITECTURES
-from models.zoo import MODEL_NAMES
-from pipeline.fer_csv import DataError
-from pipeline.params import DEFAULT_PARAMS, ParamsError, load_params
-from pipeline.stage_log import get_logger
+from fer_data.logs import get_logger
+from pipeline import paths
+from pipeline.model_checks import check_models
+from pipeline.params import ParamsError, load_params
 
-# stage name -> (module with `main(params, ...)`, or "module:function", one-line help)
-STAGES: dict[str, tuple[str, str]] = {
-    "ingest": ("pipeline.ingest", "CSV (or synthetic demo set) -> train/dev/test feather tables"),
-    "augment": ("pipeline.augment", "augmented copies of the training split, per mode"),
-    "features": ("pipeline.featurize", "pixels, HOG and dlib landmarks for every split"),
-    "search": ("pipeline.search", "tune one model on dev (Optuna or grid, time-boxed)"),
-    "train": ("pipeline.train", "fit one model with its searched (or configured) parameters"),
-    "evaluate": ("pipeline.evaluate", "score one model on test: public, private and both"),
-    "competency": ("pipeline.competency", "one model, untuned, on every feature set (subsample)"),
-    "competency-table": ("pipeline.competency:main_table", "all competency cells as one CSV"),
-    "cnn": ("pipeline.cnn", "train one CNN architecture; test it with centre and 10-crop views"),
-    "report": ("pipeline.report", "the self-contained HTML report: results/report/index.html"),
+# stage -> one-line help; the stage's module is pipeline/stages/<stage with _ for ->.py
+STAGES: dict[str, str] = {
+    "ingest": "FER2013 (or the synthetic demo set) -> train/dev/test face tables",
+    "augment": "augmented copies of the training split, per mode",
+    "features": "pixels, HOG and dlib landmarks for every split",
+    "search": "tune one model on dev (Optuna or grid, time-boxed)",
+    "train": "fit one model with its searched (or configured) parameters",
+    "evaluate": "score one model on test: public, private and both",
+    "competency": "one model, untuned, on every feature set (subsample)",
+    "competency-table": "all competency cells as one CSV",
+    "cnn": "train one CNN architecture; test it with centre and 10-crop views",
+    "report": "the self-contained HTML report: results/report/index.html",
 }
-# Stages that run once per model take the model's name.
-PER_MODEL_STAGES: set[str] = {"search", "train", "evaluate", "competency", "cnn"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
-    parser.add_argument(
-        "--params", default=str(DEFAULT_PARAMS), help="parameters file (default: params.yaml)"
-    )
-    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
-    for name, (_, help_text) in STAGES.items():
-        stage_parser = sub.add_parser(name, help=help_text)
-        if name in PER_MODEL_STAGES:
-            if name == "cnn":
-                stage_parser.add_argument("model", choices=ARCHITECTURES, help="a CNN architecture")
-            else:
-                stage_parser.add_argument("model", choices=MODEL_NAMES, help="a key of `models`")
-    return parser
+def stage_module(stage: str) -> str:
+    return f"pipeline.stages.{stage.replace('-', '_')}"
 
 
-def _entry(stage: str) -> Callable[..., None]:
-    module, _, function = STAGES[stage][0].partition(":")
-    return getattr(importlib.import_module(module), function or "main")
+def check(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ferbench check", description=check.__doc__)
+    parser.add_argument("--params", default=str(paths.PARAMS_FILE))
+    args = parser.parse_args(argv)
+    try:
+        check_models(load_params(args.params))
+    except ParamsError as exc:
+        get_logger().error("%s", exc)
+        return 2
+    get_logger().info("%s: every parameter is valid", args.params)
+    return 0
+
+
+check.__doc__ = "validate params.yaml, every model's hyper-parameters included"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        params = load_params(args.params)
-        extra = [args.model] if args.stage in PER_MODEL_STAGES else []
-        _entry(args.stage)(params, *extra)
-    except (ParamsError, DataError, FileNotFoundError) as exc:
-        get_logger().error("%s", exc)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--params"] and len(argv) > 2:  # ferbench --params FILE <command> ...
+        argv = [argv[2], *argv[:2], *argv[3:]]
+    commands = {**STAGES, "check": check.__doc__}
+    if not argv or argv[0] not in commands:
+        parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
+        sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        for name, help_text in commands.items():
+            sub.add_parser(name, help=help_text, add_help=False)
+        parser.parse_args(argv)  # prints usage and exits 2 (or 0 for --help)
         return 2
-    return 0
+    command, rest = argv[0], argv[1:]
+    if command == "check":
+        return check(rest)
+    return importlib.import_module(stage_module(command)).cli(rest)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
 """``params.yaml``: its schema, and validation on load with the key path of every bad value.
 
-Every stage loads the whole file through :func:`load_params`, so a bad value anywhere fails before
-any work starts, with a message such as::
+``params.yaml`` is the single source of every value: the schema below holds types and ranges,
+never defaults, so a key missing from the file is an error that names it. Every stage loads the
+whole file through :func:`load_params`, so a bad value anywhere fails before any work starts, with
+a message such as::
 
     params.yaml: invalid parameters
       - data.dev_fraction: got 1.5; Input should be less than 1
+
+Checks that need a model's own module (its hyper-parameters' names and ranges, declared beside
+the estimator) live in :mod:`pipeline.model_checks`: they run for the model a stage reads, and
+``ferbench check`` runs them for every model.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from features.store import FEATURE_SETS
+from features.names import FEATURE_SETS
 from models.cnn.names import ARCHITECTURES, MIN_CROP
-from models.hyper import Scalar, check_grid, check_space, check_values
-from models.zoo import MODEL_NAMES, SPECS
+from models.names import MODEL_NAMES
+from pipeline import paths
 
-DEFAULT_PARAMS = Path("params.yaml")
+DEFAULT_PARAMS = paths.PARAMS_FILE
+# A hyper-parameter value as params.yaml can hold it.
+Scalar = bool | int | float | str | None
 AUGMENT_MODES = ("balanced", "full", "mirror")
 AUGMENT_OPS = ("flip", "brightness", "contrast")
 
@@ -57,55 +65,51 @@ Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 class DataParams(_Section):
-    source: Literal["auto", "csv", "synthetic"] = "auto"
-    # Kaggle's fer2013.csv (.csv or .csv.gz). `auto` uses it when it (or its .gz) exists.
-    csv: Path = Path("data/raw/fer2013.csv")
-    synthetic_rows: Annotated[int, Field(ge=70, le=200_000)] = 3500
-    dev_fraction: Fraction = 0.1
+    source: Literal["auto", "csv", "synthetic"]
+    # What the user points at: a FER2013 file or a folder holding one (default: data/raw).
+    path: Path
+    synthetic_rows: Annotated[int, Field(ge=70, le=200_000)]
+    dev_fraction: Fraction
     # An image whose pixel standard deviation is at most this is blank (all-black, constant).
-    blank_std_max: Annotated[float, Field(ge=0.0)] = 1.0
-    keep_blank_in_test: bool = True
+    blank_std_max: Annotated[float, Field(ge=0.0)]
+    keep_blank_in_test: bool
     # The stage fails when more than this fraction of data rows is rejected.
-    max_reject_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
+    max_reject_fraction: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class AugmentParams(_Section):
     # Which augmented training sets to build; a model chooses one of them (or none).
     # mirror: one left-right mirror of every image, nothing else (the copy the flip op makes at
     # random, made deterministic: the RBF-SVM's default training set).
-    modes: Annotated[list[Literal["balanced", "full", "mirror"]], Unique] = ["balanced"]
-    ops: Annotated[list[Literal["flip", "brightness", "contrast"]], Unique] = [
-        "flip",
-        "brightness",
-        "contrast",
-    ]
+    modes: Annotated[list[Literal["balanced", "full", "mirror"]], Unique]
+    ops: Annotated[list[Literal["flip", "brightness", "contrast"]], Unique]
     # balanced: top each class up to this fraction of the largest class.
-    balance_target: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    balance_target: Annotated[float, Field(gt=0.0, le=1.0)]
     # balanced: at most this many augmented copies of any one image.
-    max_copies_per_image: Annotated[int, Field(ge=1, le=50)] = 4
+    max_copies_per_image: Annotated[int, Field(ge=1, le=50)]
     # full: augmented copies made of every training image.
-    copies_per_image: Annotated[int, Field(ge=1, le=20)] = 1
-    brightness: Annotated[float, Field(ge=0.0, le=128.0)] = 32.0  # max additive shift (gray levels)
-    contrast: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.3  # max relative change of contrast
+    copies_per_image: Annotated[int, Field(ge=1, le=20)]
+    brightness: Annotated[float, Field(ge=0.0, le=128.0)]  # max additive shift (gray levels)
+    contrast: Annotated[float, Field(ge=0.0, lt=1.0)]  # max relative change of contrast
 
 
 class LandmarkParams(_Section):
-    upscale: Annotated[int, Field(ge=1, le=8)] = 2
-    normalise: bool = False
-    backend: Literal["numba", "dlib"] = "numba"
+    upscale: Annotated[int, Field(ge=1, le=8)]
+    normalise: bool
+    backend: Literal["numba", "dlib"]
 
 
 class HogParams(_Section):
-    orientations: Annotated[int, Field(ge=1, le=36)] = 9
-    pixels_per_cell: Annotated[int, Field(ge=2, le=24)] = 8
-    cells_per_block: Annotated[int, Field(ge=1, le=6)] = 2
+    orientations: Annotated[int, Field(ge=1, le=36)]
+    pixels_per_cell: Annotated[int, Field(ge=2, le=24)]
+    cells_per_block: Annotated[int, Field(ge=1, le=6)]
 
 
 class FeatureParams(_Section):
-    hog: HogParams = HogParams()
-    landmarks: LandmarkParams = LandmarkParams()
-    n_jobs: Annotated[int, Field(ge=1, le=256)] = 2
-    batch_size: Annotated[int, Field(ge=64)] = 4096
+    hog: HogParams
+    landmarks: LandmarkParams
+    n_jobs: Annotated[int, Field(ge=1, le=256)]
+    batch_size: Annotated[int, Field(ge=64)]
 
 
 # --- the model zoo: search, train, evaluate, competency -----------------------------------------
@@ -119,6 +123,7 @@ class FloatDistribution(_Section):
     type: Literal["float"]
     low: float
     high: float
+    # Optional, as in Optuna's suggest_float (the only defaults in this schema: Optuna's own).
     log: bool = False
     step: Annotated[float, Field(gt=0.0)] | None = None
 
@@ -127,7 +132,7 @@ class IntDistribution(_Section):
     type: Literal["int"]
     low: int
     high: int
-    log: bool = False
+    log: bool = False  # optional, as in Optuna's suggest_int
     step: Annotated[int, Field(ge=1)] = 1
 
 
@@ -142,83 +147,56 @@ Distribution = Annotated[
 
 
 class ModelSearchParams(_Section):
-    enabled: bool = False
-    method: Literal["optuna", "grid"] = "optuna"
-    n_trials: Annotated[int, Field(ge=1, le=100_000)] = 20
-    timeout_s: Seconds = 300.0  # the whole search, enforced: trials are killed at the deadline
-    trial_timeout_s: Seconds = 120.0  # one trial (fit + dev prediction)
-    subsample: Annotated[int, Field(ge=0)] = 0  # stratified training rows a trial fits; 0: all
-    prune_warmup_steps: Annotated[int, Field(ge=0)] = 0  # iterations before a trial may be pruned
-    grid: dict[str, list[Scalar]] = {}
-    space: dict[str, Distribution] = {}
+    enabled: bool
+    method: Literal["optuna", "grid"]
+    n_trials: Annotated[int, Field(ge=1, le=100_000)]
+    timeout_s: Seconds  # the whole search, enforced: trials are killed at the deadline
+    trial_timeout_s: Seconds  # one trial (fit + dev prediction)
+    subsample: Annotated[int, Field(ge=0)]  # stratified training rows a trial fits; 0: all
+    prune_warmup_steps: Annotated[int, Field(ge=0)]  # iterations before a trial may be pruned
+    grid: dict[str, list[Scalar]]
+    space: dict[str, Distribution]
 
 
 class ModelParams(_Section):
-    enabled: bool = True
-    feature_set: FeatureSet = "hog_landmarks"
-    augmentation: str = "none"  # none, or one of augment.modes
-    accelerate: bool = True  # scikit-learn-intelex SVC / KNN (ignored by the other models)
-    fit_timeout_s: Seconds = 1800.0  # the train stage's fit, enforced
-    params: dict[str, Scalar] = {}  # hyper-parameters; unset ones keep the built-in defaults
-    search: ModelSearchParams = ModelSearchParams()
+    enabled: bool
+    feature_set: FeatureSet
+    augmentation: str  # none, or one of augment.modes
+    accelerate: bool  # scikit-learn-intelex SVC / KNN (ignored by the other models)
+    fit_timeout_s: Seconds  # the train stage's fit, enforced
+    params: dict[str, Scalar]  # hyper-parameters; unset ones keep the built-in defaults
+    search: ModelSearchParams
 
 
 class SearchParams(_Section):
-    metric: Literal[SEARCH_METRICS] = "accuracy"
+    metric: Literal[SEARCH_METRICS]
     # 1: fit on train, score on dev. k > 1: stratified k-fold on train (augmented copies stay
     # with their original's fold).
-    cv_folds: Annotated[int, Field(ge=1, le=20)] = 1
+    cv_folds: Annotated[int, Field(ge=1, le=20)]
     # Optuna storage URL; "{dir}" stands for the model's folder artifacts/search/<model>.
-    storage: Annotated[str, Field(min_length=1)] = "sqlite:///{dir}/study.db"
-    n_startup_trials: Annotated[int, Field(ge=0)] = 5  # random trials before TPE; no pruning before
-    prune: bool = True
+    storage: Annotated[str, Field(min_length=1)]
+    n_startup_trials: Annotated[int, Field(ge=0)]  # random trials before TPE; no pruning before
+    prune: bool
 
 
 class TrainParams(_Section):
-    refit_on_dev: bool = True  # fit the final model on train + dev (after choosing on dev)
+    refit_on_dev: bool  # fit the final model on train + dev (after choosing on dev)
 
 
 class EvaluateParams(_Section):
-    n_boot: Annotated[int, Field(ge=0, le=100_000)] = 1000  # bootstrap resamples for the 95% CIs
-    timeout_s: Seconds = 600.0  # predicting the test split, enforced
+    n_boot: Annotated[int, Field(ge=0, le=100_000)]  # bootstrap resamples for the 95% CIs
+    timeout_s: Seconds  # predicting the test split, enforced
 
 
 class CompetencyParams(_Section):
-    feature_sets: Annotated[list[FeatureSet], Field(min_length=1), Unique] = list(FEATURE_SETS)
-    train_rows: Annotated[int, Field(ge=70)] = 2000  # stratified training subsample per cell
-    cell_timeout_s: Seconds = 150.0  # one model on one feature set, enforced
-    model_timeout_s: Seconds = 360.0  # all of one model's cells, enforced
+    feature_sets: Annotated[list[FeatureSet], Field(min_length=1), Unique]
+    train_rows: Annotated[int, Field(ge=70)]  # stratified training subsample per cell
+    cell_timeout_s: Seconds  # one model on one feature set, enforced
+    model_timeout_s: Seconds  # all of one model's cells, enforced
 
 
 class ComputeParams(_Section):
-    n_jobs: Annotated[int, Field(ge=1, le=256)] = 2  # threads for LightGBM, XGBoost, RF, KNN
-
-
-def _default_models() -> dict[str, ModelParams]:
-    return {name: ModelParams() for name in MODEL_NAMES}
-
-
-def _model_problems(name: str, model: ModelParams, augment_modes: list[str]) -> list[str]:
-    """Cross-field problems of one model: names, augmentation, and values that fit its estimator."""
-    where = f"models.{name}"
-    if name not in SPECS:
-        return [f"{where}: unknown model; expected one of {', '.join(MODEL_NAMES)}"]
-    hypers = SPECS[name].hypers
-    problems = check_values(model.params, hypers, f"{where}.params")
-    if model.augmentation != "none" and model.augmentation not in augment_modes:
-        modes = " or ".join(repr(m) for m in ["none", *augment_modes])
-        got = model.augmentation
-        problems.append(f"{where}.augmentation: got {got!r}; expected {modes} (see augment.modes)")
-    search = model.search
-    if search.grid or (search.enabled and search.method == "grid"):
-        problems += check_grid(search.grid, hypers, f"{where}.search.grid")
-    if search.space or (search.enabled and search.method == "optuna"):
-        space = {k: v.model_dump() for k, v in search.space.items()}
-        problems += check_space(space, hypers, f"{where}.search.space")
-        for key, dist in space.items():
-            if dist.get("log") and dist.get("step") not in (None, 1):
-                problems.append(f"{where}.search.space.{key}: a log scale takes no step (Optuna)")
-    return problems
+    n_jobs: Annotated[int, Field(ge=1, le=256)]  # threads for LightGBM, XGBoost, RF, KNN
 
 
 # --- the CNN stage (one `cnn <arch>` stage per entry of cnn.archs) -------------------------------
@@ -227,50 +205,36 @@ Architecture = Literal[ARCHITECTURES]
 
 
 class CnnArchParams(_Section):
-    """How one architecture trains; the subclasses below only change defaults."""
+    """How one architecture trains: its whole recipe (``cnn.<arch>`` in params.yaml)."""
 
-    epochs: Annotated[int, Field(ge=1, le=10_000)] = 30
-    batch_size: Annotated[int, Field(ge=2, le=65_536)] = 64
-    lr: Annotated[float, Field(gt=0.0, le=10.0)] = 0.01  # cosine annealing, per step, from lr ...
-    lr_min: Annotated[float, Field(ge=0.0)] = 1e-5  # ... to lr_min at the last step
-    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
-    nesterov: bool = False
-    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 5e-4
-    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    class_weights: Literal["none", "balanced"] = "none"
-    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # before the classifier
-    crop: Annotated[int, Field(ge=16, le=48)] = 44  # random crops to train; centre, 10-crop to test
-    flip: bool = True  # random horizontal mirrors in training
-    augmentation: str = "none"  # none, or one of augment.modes: its copies join the training split
-    finetune_epochs: Annotated[int, Field(ge=0, le=10_000)] = 0  # then train on train + dev ...
-    finetune_lr: Annotated[float, Field(gt=0.0, le=10.0)] = 1e-4  # ... at this constant rate
-
-
-class MiniXceptionParams(CnnArchParams):
-    epochs: Annotated[int, Field(ge=1, le=10_000)] = 20
-
-
-class VggParams(CnnArchParams):
-    epochs: Annotated[int, Field(ge=1, le=10_000)] = 250
-    batch_size: Annotated[int, Field(ge=2, le=65_536)] = 128
-    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5
-
-
-class ResNet18Params(VggParams):
-    epochs: Annotated[int, Field(ge=1, le=10_000)] = 164  # as measured on a GPU (params.yaml)
+    epochs: Annotated[int, Field(ge=1, le=10_000)]
+    batch_size: Annotated[int, Field(ge=2, le=65_536)]
+    lr: Annotated[float, Field(gt=0.0, le=10.0)]  # cosine annealing, per step, from lr ...
+    lr_min: Annotated[float, Field(ge=0.0)]  # ... to lr_min at the last step
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)]
+    nesterov: bool
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)]
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]
+    class_weights: Literal["none", "balanced"]
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)]  # before the classifier
+    crop: Annotated[int, Field(ge=16, le=48)]  # random crops to train; centre, 10-crop to test
+    flip: bool  # random horizontal mirrors in training
+    augmentation: str  # none, or one of augment.modes: its copies join the training split
+    finetune_epochs: Annotated[int, Field(ge=0, le=10_000)]  # then train on train + dev ...
+    finetune_lr: Annotated[float, Field(gt=0.0, le=10.0)]  # ... at this constant rate
 
 
 class CnnParams(_Section):
-    archs: Annotated[list[Architecture], Field(min_length=1), Unique] = ["mini_xception"]
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees it, else the CPU
-    threads: Annotated[int, Field(ge=1, le=256)] = 2  # CPU threads
-    bf16: bool = True  # bf16 autocast on CUDA (the CPU always runs float32)
-    channels_last: bool = True
-    eval_batch_size: Annotated[int, Field(ge=1)] = 512
-    checkpoint_every_s: Annotated[float, Field(ge=0.0)] = 60.0  # save to resume at most this often
-    mini_xception: MiniXceptionParams = MiniXceptionParams()
-    vgg: VggParams = VggParams()
-    resnet18: ResNet18Params = ResNet18Params()
+    archs: Annotated[list[Architecture], Field(min_length=1), Unique]
+    device: Literal["auto", "cpu", "cuda"]  # auto: CUDA when torch sees it, else the CPU
+    threads: Annotated[int, Field(ge=1, le=256)]  # CPU threads
+    bf16: bool  # bf16 autocast on CUDA (the CPU always runs float32)
+    channels_last: bool
+    eval_batch_size: Annotated[int, Field(ge=1)]
+    checkpoint_every_s: Annotated[float, Field(ge=0.0)]  # save to resume at most this often
+    mini_xception: CnnArchParams
+    vgg: CnnArchParams
+    resnet18: CnnArchParams
 
     def arch(self, name: str) -> CnnArchParams:
         if name not in ARCHITECTURES:
@@ -301,38 +265,53 @@ def _cnn_problems(cnn: CnnParams, augment_modes: list[str]) -> list[str]:
 
 
 class ReportParams(_Section):
-    rank_by: Literal["accuracy", "macro_f1", "balanced_accuracy"] = "accuracy"  # leaderboard order
-    top_models: Annotated[int, Field(ge=2, le=20)] = 5  # McNemar tests between these best-ranked
-    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # significance, Holm-adjusted
-    gallery_faces: Annotated[int, Field(ge=0, le=200)] = 24  # test faces shown right, as many wrong
+    rank_by: Literal["accuracy", "macro_f1", "balanced_accuracy"]  # leaderboard order
+    top_models: Annotated[int, Field(ge=2, le=20)]  # McNemar tests between these best-ranked
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)]  # significance, Holm-adjusted
+    gallery_faces: Annotated[int, Field(ge=0, le=200)]  # test faces shown right, as many wrong
 
 
 class Params(_Section):
-    seed: Annotated[int, Field(ge=0)] = 2013
-    data: DataParams = DataParams()
-    augment: AugmentParams = AugmentParams()
-    features: FeatureParams = FeatureParams()
-    compute: ComputeParams = ComputeParams()
-    models: dict[str, ModelParams] = Field(default_factory=_default_models)
-    search: SearchParams = SearchParams()
-    train: TrainParams = TrainParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    competency: CompetencyParams = CompetencyParams()
-    cnn: CnnParams = CnnParams()
-    report: ReportParams = ReportParams()
+    seed: Annotated[int, Field(ge=0)]
+    data: DataParams
+    augment: AugmentParams
+    features: FeatureParams
+    compute: ComputeParams
+    models: dict[str, ModelParams]
+    search: SearchParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    competency: CompetencyParams
+    cnn: CnnParams
+    report: ReportParams
 
-    @field_validator("models")
+    @field_validator("models", mode="before")
     @classmethod
-    def _fill_models(cls, value: dict[str, ModelParams]) -> dict[str, ModelParams]:
-        # Models left out of params.yaml run with their built-in defaults.
-        return {**_default_models(), **value}
+    def _every_model(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value  # the type check names the problem
+        unknown = sorted(set(value) - set(MODEL_NAMES))
+        missing = [name for name in MODEL_NAMES if name not in value]
+        if unknown or missing:
+            raise ValueError(
+                f"expected exactly the zoo's models {', '.join(MODEL_NAMES)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+        return value
 
     @model_validator(mode="after")
     def _cross_check(self) -> Params:
         problems = []
+        modes = list(self.augment.modes)
         for name, model in self.models.items():
-            problems += _model_problems(name, model, list(self.augment.modes))
-        problems += _cnn_problems(self.cnn, list(self.augment.modes))
+            if model.augmentation != "none" and model.augmentation not in modes:
+                expected = " or ".join(repr(m) for m in ["none", *modes])
+                problems.append(
+                    f"models.{name}.augmentation: got {model.augmentation!r}; expected "
+                    f"{expected} (see augment.modes)"
+                )
+        problems += _cnn_problems(self.cnn, modes)
         if problems:
             raise PydanticCustomError("cross_field", "\n".join(problems))
         return self
@@ -350,7 +329,7 @@ def _describe(error: dict) -> str:
     return f"{where}: got {error.get('input')!r}; {message}"
 
 
-def parse_params(raw: object, origin: str = "params.yaml") -> Params:
+def parse_params(raw: object, origin: str = str(paths.PARAMS_FILE)) -> Params:
     """Validate an already-parsed mapping; raise :class:`ParamsError` listing every bad key."""
     if raw is None:
         raw = {}

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipeline.faces import EMOTIONS
+from fer_data.faces import EMOTIONS
 
 FONT = 9
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9a9a9a"

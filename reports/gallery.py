@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.faces import EMOTIONS, FaceTable
+from fer_data.faces import EMOTIONS, FaceTable
 from reports.embed import png_uri
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.faces import EMOTIONS
+from fer_data.atomic import atomic_path
+from fer_data.faces import EMOTIONS
 
 _CODE = {name: k for k, name in enumerate(EMOTIONS)}
 
@@ -32,6 +33,18 @@ def _codes(names: pd.Series, path: Path, column: str) -> np.ndarray:
             f"{path}: unknown {column} labels {bad}; expected {', '.join(EMOTIONS)}"
         )
     return codes.to_numpy(np.int64)
+
+
+def write_predictions(path: Path, y_true: np.ndarray, y_pred: np.ndarray) -> Path:
+    """Write one ``actual,predicted`` row (emotion names) per test image, atomically.
+
+    ``y_true`` and ``y_pred``: int class codes of shape (n,), in the test table's order.
+    """
+    names = np.asarray(EMOTIONS)
+    frame = pd.DataFrame({"actual": names[y_true], "predicted": names[y_pred]})
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
 
 
 def read_predictions(

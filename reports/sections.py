@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.params import Params
+from fer_data.records import DataSource
+from models.records import CnnTrainRecord, TrainRecord
 from reports import charts, gallery, mcnemar, summary, tables
 from reports.embed import svg_uri
 from reports.inputs import ModelRun, RunInputs
+from reports.summary import ParamChange
 
 DUPLICATE_LABELS = {
     "groups": "groups of pixel-identical images",
@@ -22,15 +24,19 @@ DUPLICATE_LABELS = {
 }
 
 
-def run_summary(params: Params, source: dict[str, Any]) -> dict[str, Any]:
-    baseline, baseline_label = summary.baseline_params()
+def run_summary(
+    source: DataSource, commit: str, changes: list[ParamChange] | None, baseline: str
+) -> dict[str, Any]:
+    """Data source, commit, date, machine, and the parameters that differ from ``baseline`` (a
+    label); ``changes`` is None when there was nothing to compare with."""
     return {
         "source": source,
-        "commit": summary.git_commit(),
+        "commit": commit,
         "date": summary.now(),
         "machine": summary.machine(),
-        "changes": summary.changed_params(params, baseline),
-        "baseline": baseline_label,
+        "changes": changes or [],
+        "compared": changes is not None,
+        "baseline": baseline,
     }
 
 
@@ -56,27 +62,23 @@ def data(stages: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
     }
 
 
-def competency(inputs: RunInputs, params: Params) -> dict[str, Any] | None:
+def competency(inputs: RunInputs) -> dict[str, Any] | None:
     if inputs.competency is None or inputs.competency.empty:
         return None
-    table = tables.competency(inputs.competency, list(params.competency.feature_sets))
+    table = tables.competency(inputs.competency, inputs.competency_sets)
     chart = (
         svg_uri(charts.competency(table.accuracy)) if table.accuracy.notna().any().any() else None
     )
-    return {"table": table, "chart": chart, "train_rows": params.competency.train_rows}
+    return {"table": table, "chart": chart, "train_rows": inputs.competency_rows}
 
 
 def timing(ranked: list[ModelRun]) -> dict[str, Any] | None:
-    timed = [
-        m
-        for m in ranked
-        if m.ok and m.metrics.get("fit_seconds") and m.metrics.get("predict_ms_per_image")
-    ]
+    timed = [m for m in ranked if m.ok and m.metrics.fit_seconds and m.metrics.predict_ms_per_image]
     if not timed:
         return None
     names = [m.name for m in timed]
-    fit = [m.metrics["fit_seconds"] for m in timed]
-    predict = [m.metrics["predict_ms_per_image"] for m in timed]
+    fit = [m.metrics.fit_seconds for m in timed]
+    predict = [m.metrics.predict_ms_per_image for m in timed]
     return {"chart": svg_uri(charts.timing(names, fit, predict))}
 
 
@@ -89,21 +91,21 @@ def _trials(run: ModelRun) -> pd.DataFrame | None:
 
 def model(run: ModelRun) -> dict[str, Any]:
     """One model's detail: per-class scores, confusion heatmaps, search history, parameters."""
-    scores = (run.metrics.get("test") or {}).get("all")
+    scores = run.scores("all")
     trials = _trials(run)
-    search = run.search or {}
+    metric = (run.search.metric if run.search else None) or "score"
     return {
         "name": run.name,
         "kind": run.kind,
         "metrics": run.metrics,
         "per_class": tables.per_class(scores) if scores else None,
-        "confusion": svg_uri(charts.confusion(scores["confusion_matrix"])) if scores else None,
-        "search": search,
+        "confusion": svg_uri(charts.confusion(scores.confusion_matrix)) if scores else None,
+        "search": run.search,
         "trials": trials,
-        "search_chart": svg_uri(charts.search_history(trials, search.get("metric", "score")))
+        "search_chart": svg_uri(charts.search_history(trials, metric))
         if trials is not None and len(trials)
         else None,
-        "params_from": (run.train or {}).get("params_from"),
+        "params_from": run.train.params_from if isinstance(run.train, TrainRecord) else None,
     }
 
 
@@ -125,19 +127,21 @@ def faces(ranked: list[ModelRun], inputs: RunInputs, n: int, seed: int) -> dict[
 
 def cnn(run: ModelRun) -> dict[str, Any]:
     """Centre crop vs 10-crop scores, per test subset, and the training curves."""
-    train = run.train or {}
-    ms = train.get("predict_ms_per_image") or {}
-    views = []
-    for key, label, speed in (
-        ("test_center_crop", "centre crop", ms.get("center_crop")),
-        (
-            "test",
-            "10-crop (mean of the logits)",
-            ms.get("ten_crop", run.metrics.get("predict_ms_per_image")),
-        ),
-    ):
-        views.append({"label": label, "scores": run.metrics.get(key) or {}, "predict_ms": speed})
-    best_epoch = train.get("best_epoch")
+    train = run.train if isinstance(run.train, CnnTrainRecord) else None
+    ms = train.predict_ms_per_image if train else {}
+    views = [
+        {
+            "label": "centre crop",
+            "scores": run.metrics.test_center_crop,
+            "predict_ms": ms.get("center_crop"),
+        },
+        {
+            "label": "10-crop (mean of the logits)",
+            "scores": run.metrics.test,
+            "predict_ms": ms.get("ten_crop", run.metrics.predict_ms_per_image),
+        },
+    ]
+    best_epoch = train.best_epoch if train else None
     curves = (
         svg_uri(charts.training_curves(run.history, best_epoch))
         if run.history is not None and len(run.history)

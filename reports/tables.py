@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.faces import EMOTIONS
+from fer_data.faces import EMOTIONS
+from models.records import Scores
 from reports.inputs import ModelRun
 
 SUBSETS = {"all": "Both", "public": "PublicTest", "private": "PrivateTest"}
@@ -40,14 +41,14 @@ def leaderboard(models: list[ModelRun]) -> list[dict[str, Any]]:
                 "rank": position if run.ok else None,
                 "name": run.name,
                 "kind": run.kind,
-                "feature_set": metrics.get("feature_set"),
-                "augmentation": metrics.get("augmentation"),
-                "status": metrics.get("status"),
-                "error": metrics.get("error"),
-                "subsets": {key: (metrics.get("test") or {}).get(key) for key in SUBSETS},
-                "fit_seconds": metrics.get("fit_seconds"),
-                "predict_ms": metrics.get("predict_ms_per_image"),
-                "model_bytes": metrics.get("model_bytes"),
+                "feature_set": metrics.feature_set,
+                "augmentation": metrics.augmentation,
+                "status": metrics.status,
+                "error": metrics.error,
+                "subsets": {key: run.scores(key) for key in SUBSETS},
+                "fit_seconds": metrics.fit_seconds,
+                "predict_ms": metrics.predict_ms_per_image,
+                "model_bytes": metrics.model_bytes,
             }
         )
     return rows
@@ -58,30 +59,30 @@ def subset_sizes(models: list[ModelRun]) -> dict[str, int | None]:
     scored = next((m for m in models if m.ok), None)
     sizes = {}
     for key in SUBSETS:
-        scores = None if scored is None else scored.metrics["test"].get(key)
-        sizes[key] = None if scores is None else scores["n"]
+        scores = None if scored is None else scored.scores(key)
+        sizes[key] = None if scores is None else scores.n
     return sizes
 
 
-def per_class(scores: dict[str, Any]) -> list[dict[str, Any]]:
+def per_class(scores: Scores) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support per class of one subset's scores, then the averages."""
-    rows = [{"label": name, **scores["per_class"][name]} for name in EMOTIONS]
+    rows = [{"label": name, **scores.per_class[name].to_json()} for name in EMOTIONS]
     rows.append(
         {
             "label": "macro average",
             "precision": sum(r["precision"] for r in rows) / len(rows),
             "recall": sum(r["recall"] for r in rows) / len(rows),
-            "f1": scores["macro_f1"],
-            "support": scores["n"],
+            "f1": scores.macro_f1,
+            "support": scores.n,
         }
     )
     rows.append(
         {
             "label": "weighted average",
-            "precision": scores["weighted_precision"],
-            "recall": scores["weighted_recall"],
-            "f1": scores["weighted_f1"],
-            "support": scores["n"],
+            "precision": scores.weighted_precision,
+            "recall": scores.weighted_recall,
+            "f1": scores.weighted_f1,
+            "support": scores.n,
         }
     )
     return rows

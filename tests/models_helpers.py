@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from skimage.feature import hog
 
-from features.store import ROWS_FILE, save_array, save_rows
-from pipeline.atomic import write_json
-from pipeline.splits import dev_split
+from features.store import save_array, save_rows
+from fer_data.atomic import write_json
+from fer_data.splits import dev_split
 
 SOURCE = {"source": "csv", "synthetic": False, "notice": "", "path": "fer2013 test sample"}
 
@@ -31,13 +31,13 @@ def fake_landmarks(images: np.ndarray) -> np.ndarray:
 
 def _write_split(root: Path, split: str, images: np.ndarray, rows: pd.DataFrame) -> None:
     folder = root / split
-    save_array(folder / "pixels.npy", images.reshape(len(images), -1))
+    save_array(folder, "pixels", images.reshape(len(images), -1))
     hogs = np.stack(
         [hog(img, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)) for img in images]
     )
-    save_array(folder / "hog.npy", hogs.astype(np.float32))
-    save_array(folder / "landmarks.npy", fake_landmarks(images))
-    save_rows(folder / ROWS_FILE, rows.reset_index(drop=True))
+    save_array(folder, "hog", hogs.astype(np.float32))
+    save_array(folder, "landmarks", fake_landmarks(images))
+    save_rows(folder, rows.reset_index(drop=True))
 
 
 def build_store(root: Path, frame: pd.DataFrame, seed: int = 2013) -> Path:

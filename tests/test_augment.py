@@ -7,16 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import augment, ingest, layout
-from pipeline.augmentations import augment_images, balanced_copies
-from pipeline.faces import read_faces
-from tests.stage_helpers import make_params
+from fer_data.augmentations import augment_images, balanced_copies
+from fer_data.faces import read_faces
+from pipeline import paths
+from pipeline.stages import augment, ingest
+from tests.stage_helpers import make_params, stage_run
 
 
 @pytest.fixture()
 def ingested(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fer2013_sample_csv: Path) -> Path:
     monkeypatch.chdir(tmp_path)
-    ingest.run(make_params(tmp_path, {"data.csv": str(fer2013_sample_csv)}))
+    ingest.run(make_params(tmp_path, {"data.path": str(fer2013_sample_csv)}))
     return tmp_path
 
 
@@ -25,18 +26,18 @@ def test_balanced_and_full_counts(ingested: Path) -> None:
         ingested,
         {"augment.modes": ["balanced", "full", "mirror"], "augment.max_copies_per_image": 3},
     )
-    metrics = augment.run(params)
-    train = read_faces(layout.INGESTED_DIR / "train.feather")
+    metrics = stage_run(augment, params)
+    train = read_faces(paths.ingested("train"))
     counts = np.bincount(train.emotion, minlength=7)
     largest = counts.max()
 
-    balanced = read_faces(layout.AUGMENTED_DIR / "balanced.feather")
+    balanced = read_faces(paths.AUGMENTED_DIR / "balanced.feather")
     added = np.bincount(balanced.emotion, minlength=7)
     np.testing.assert_array_equal(added, np.minimum(largest - counts, 3 * counts))
     assert added[counts.argmax()] == 0
     assert metrics["modes"]["balanced"]["after"]["Happy"] == counts[3] + added[3]
 
-    full = read_faces(layout.AUGMENTED_DIR / "full.feather")
+    full = read_faces(paths.AUGMENTED_DIR / "full.feather")
     np.testing.assert_array_equal(np.bincount(full.emotion, minlength=7), counts)
     # Copies keep their source's id and label, carry a copy number >= 1, and differ from the source.
     source = {rid: i for i, rid in enumerate(train.row_id)}
@@ -48,8 +49,8 @@ def test_balanced_and_full_counts(ingested: Path) -> None:
 
 def test_mirror_is_every_training_image_mirrored_once(ingested: Path) -> None:
     metrics = augment.run(make_params(ingested, {"augment.modes": ["mirror"]}))
-    train = read_faces(layout.INGESTED_DIR / "train.feather")
-    mirror = read_faces(layout.AUGMENTED_DIR / "mirror.feather")
+    train = read_faces(paths.ingested("train"))
+    mirror = read_faces(paths.AUGMENTED_DIR / "mirror.feather")
     np.testing.assert_array_equal(mirror.row_id, train.row_id)
     np.testing.assert_array_equal(mirror.emotion, train.emotion)
     np.testing.assert_array_equal(mirror.images, train.images[:, :, ::-1])
@@ -60,11 +61,11 @@ def test_mirror_is_every_training_image_mirrored_once(ingested: Path) -> None:
 
 def test_same_seed_same_output(ingested: Path) -> None:
     params = make_params(ingested)
-    augment.run(params)
-    first = read_faces(layout.AUGMENTED_DIR / "balanced.feather").images.copy()
-    augment.run(params)
+    stage_run(augment, params)
+    first = read_faces(paths.AUGMENTED_DIR / "balanced.feather").images.copy()
+    stage_run(augment, params)
     np.testing.assert_array_equal(
-        first, read_faces(layout.AUGMENTED_DIR / "balanced.feather").images
+        first, read_faces(paths.AUGMENTED_DIR / "balanced.feather").images
     )
 
 

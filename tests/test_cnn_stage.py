@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from models import artifacts
+from fer_data.faces import read_faces
 from models.metrics import score_predictions
-from pipeline import cnn, ingest, layout
+from pipeline import paths
 from pipeline.cli import main as cli_main
-from pipeline.faces import read_faces
-from pipeline.params import ParamsError, parse_params
-from tests.stage_helpers import make_params
+from pipeline.params import ParamsError
+from pipeline.stages import cnn, ingest
+from tests.stage_helpers import make_params, stage_run, validated
 
 # The top-level keys of the classical models' metrics files (pipeline/evaluate.py), plus the
 # CNN's centre-crop scores.
@@ -45,27 +45,29 @@ HISTORY_COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def stage_run(
+def cnn_run(
     fer2013_sample_csv: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, dict]:
     workdir = tmp_path_factory.mktemp("cnn_stage")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(workdir)
         overrides = {
-            "data.csv": str(fer2013_sample_csv),
+            "data.path": str(fer2013_sample_csv),
             "evaluate.n_boot": 50,
             "cnn.threads": 1,
-            "cnn.mini_xception": {"epochs": 2, "crop": 32, "finetune_epochs": 1},
+            "cnn.mini_xception.epochs": 2,
+            "cnn.mini_xception.crop": 32,
+            "cnn.mini_xception.finetune_epochs": 1,
         }
         params = make_params(workdir, overrides)
-        ingest.run(params)
-        metrics = cnn.run(params, "mini_xception")
+        stage_run(ingest, params)
+        metrics = stage_run(cnn, params, "mini_xception")
     return workdir, metrics
 
 
-def test_metrics_match_the_classical_format(stage_run) -> None:
-    workdir, metrics = stage_run
-    written = json.loads((workdir / artifacts.metrics_path("cnn_mini_xception")).read_text())
+def test_metrics_match_the_classical_format(cnn_run) -> None:
+    workdir, metrics = cnn_run
+    written = json.loads((workdir / paths.metrics("cnn_mini_xception")).read_text())
     assert written == json.loads(json.dumps(metrics))
     assert set(written) == CLASSICAL_KEYS | {"test_center_crop"}
     assert written["model"] == "cnn_mini_xception" and written["status"] == "ok"
@@ -81,8 +83,8 @@ def test_metrics_match_the_classical_format(stage_run) -> None:
 
     reference = score_predictions(
         np.array([0, 1]), np.array([0, 1]), np.array(["PublicTest", "PrivateTest"]), 0
-    )
-    test = read_faces(workdir / layout.INGESTED_DIR / "test.feather")
+    ).to_json()
+    test = read_faces(workdir / paths.ingested("test"))
     for key in ("test", "test_center_crop"):
         assert set(written[key]) == {"all", "public", "private"}
         for subset, n in (("all", len(test)), ("public", (test.usage == "PublicTest").sum())):
@@ -94,18 +96,17 @@ def test_metrics_match_the_classical_format(stage_run) -> None:
             )
 
 
-def test_history_model_and_confusion_are_written(stage_run) -> None:
-    workdir, _ = stage_run
-    history = pd.read_csv(workdir / cnn.history_path("mini_xception"))
+def test_history_model_and_confusion_are_written(cnn_run) -> None:
+    workdir, _ = cnn_run
+    history = pd.read_csv(workdir / paths.cnn_history("mini_xception"))
     assert list(history.columns) == HISTORY_COLUMNS
     assert history["epoch"].tolist() == [1, 2, 3] and history["finetune"].tolist() == [0, 0, 1]
-    model_dir = workdir / artifacts.model_dir("cnn_mini_xception")
-    saved = torch.load(model_dir / cnn.MODEL_FILE, weights_only=True)
+    saved = torch.load(workdir / paths.cnn_weights("cnn_mini_xception"), weights_only=True)
     assert saved["arch"] == "mini_xception" and saved["crop"] == 32
-    assert not (model_dir / cnn.CHECKPOINT_FILE).exists()  # finished: nothing left to resume
-    info = json.loads((model_dir / artifacts.TRAIN_INFO).read_text())
+    assert not (workdir / paths.cnn_checkpoint("cnn_mini_xception")).exists()  # finished: nothing left to resume
+    info = json.loads((workdir / paths.train_record("cnn_mini_xception")).read_text())
     assert info["epochs_run"] == 3 and info["best_epoch"] in (1, 2)
-    confusion = pd.read_csv(workdir / artifacts.confusion_path("cnn_mini_xception"))
+    confusion = pd.read_csv(workdir / paths.confusion("cnn_mini_xception"))
     assert list(confusion.columns) == ["actual", "predicted"]
 
 
@@ -125,12 +126,12 @@ def test_history_model_and_confusion_are_written(stage_run) -> None:
 )
 def test_bad_cnn_parameters_name_their_key(raw: dict, expected: str) -> None:
     with pytest.raises(ParamsError, match="invalid parameters") as info:
-        parse_params(raw)
+        validated(raw)
     assert expected in str(info.value)
 
 
-def test_per_architecture_defaults_survive_partial_overrides() -> None:
-    params = parse_params({"cnn": {"vgg": {"epochs": 3}}})
+def test_each_architecture_keeps_its_own_recipe() -> None:
+    params = validated({"cnn": {"vgg": {"epochs": 3}}})
     assert params.cnn.vgg.epochs == 3 and params.cnn.vgg.dropout == 0.5
     assert params.cnn.mini_xception.dropout == 0.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,15 +10,19 @@ import pytest
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 
+from fer_data.faces import FaceTable
 from models.cnn.checkpoint import fingerprint
 from models.cnn.data import Normalizer, Split, class_weights
 from models.cnn.device import resolve_runtime
 from models.cnn.loop import FitResult, batch_starts, cosine_lr, fit
 from models.cnn.nets import build_net
-from pipeline.faces import FaceTable
-from pipeline.params import CnnArchParams
+from models.cnn.recipe import Recipe
+from tests.stage_helpers import repo_params
 
-CFG = CnnArchParams(epochs=2, batch_size=64, lr=0.02, crop=32)
+CFG = Recipe.from_mapping(
+    repo_params().cnn.mini_xception.model_dump()
+    | {"epochs": 2, "batch_size": 64, "lr": 0.02, "crop": 32}
+)
 
 
 class StopTrainingError(Exception):
@@ -37,13 +42,13 @@ def splits(real_faces) -> tuple[Split, Split, Normalizer]:
 
 
 def _fit(
-    splits, checkpoint: Path, cfg: CnnArchParams = CFG, on_epoch=None
+    splits, checkpoint: Path, cfg: Recipe = CFG, on_epoch=None
 ) -> tuple[torch.nn.Module, FitResult]:
     train, dev, norm = splits
     runtime = resolve_runtime("cpu", threads=1, bf16=False, channels_last=True)
     torch.manual_seed(0)
     net = build_net("mini_xception")
-    key = fingerprint(cfg.model_dump(), train.labels.numpy())
+    key = fingerprint(dataclasses.asdict(cfg), train.labels.numpy())
     result = fit(
         net,
         cfg,
@@ -93,14 +98,14 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(
 
 def test_a_checkpoint_from_other_settings_is_ignored(splits, tmp_path: Path) -> None:
     checkpoint = tmp_path / "ckpt.pt"
-    one_epoch = CFG.model_copy(update={"epochs": 1})
+    one_epoch = dataclasses.replace(CFG, **{"epochs": 1})
     _fit(splits, checkpoint, cfg=one_epoch)
-    _, result = _fit(splits, checkpoint, cfg=CFG.model_copy(update={"epochs": 1, "lr": 0.03}))
+    _, result = _fit(splits, checkpoint, cfg=dataclasses.replace(CFG, **{"epochs": 1, "lr": 0.03}))
     assert result.resumed_at == 0
 
 
 def test_fine_tune_runs_after_the_main_phase_at_its_constant_rate(splits, tmp_path: Path) -> None:
-    cfg = CFG.model_copy(update={"epochs": 1, "finetune_epochs": 1, "finetune_lr": 1e-3})
+    cfg = dataclasses.replace(CFG, **{"epochs": 1, "finetune_epochs": 1, "finetune_lr": 1e-3})
     _, result = _fit(splits, tmp_path / "ckpt.pt", cfg=cfg)
     assert [(r["epoch"], r["finetune"]) for r in result.history] == [(1, 0), (2, 1)]
     assert result.history[1]["lr"] == pytest.approx(1e-3) and result.best_epoch == 1

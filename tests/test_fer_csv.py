@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.fer_csv import REASONS, DataError, read_fer2013
+from fer_data.fer_csv import REASONS, DataError, read_fer2013
 
 HEADER = "emotion,pixels,Usage\n"
 

@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import ingest, layout
-from pipeline.faces import EMOTIONS, read_faces
-from pipeline.fer_csv import DataError
-from tests.stage_helpers import make_params
+from fer_data.errors import DataError
+from fer_data.records import DataSource
+from fer_data.faces import EMOTIONS, read_faces
+from pipeline import paths
+from pipeline.stages import ingest
+from tests.stage_helpers import make_params, stage_run
 
 
 @pytest.fixture()
@@ -32,10 +34,10 @@ def _sample_with(frame: pd.DataFrame, path: Path, extra_lines: list[str]) -> Pat
 def test_real_sample_splits_are_stratified_disjoint_and_exact(
     workdir: Path, fer2013_frame, fer2013_sample_csv
 ) -> None:
-    params = make_params(workdir, {"data.csv": str(fer2013_sample_csv), "data.dev_fraction": 0.2})
-    metrics = ingest.run(params)
+    params = make_params(workdir, {"data.path": str(fer2013_sample_csv), "data.dev_fraction": 0.2})
+    metrics = stage_run(ingest, params)
     tables = {
-        name: read_faces(layout.INGESTED_DIR / f"{name}.feather")
+        name: read_faces(paths.ingested(name))
         for name in ("train", "dev", "test")
     }
 
@@ -77,18 +79,18 @@ def test_blank_images_dropped_from_train_and_kept_in_test_by_choice(
     csv = _sample_with(fer2013_frame, workdir / "fer.csv", extra)
     n = len(fer2013_frame)
 
-    metrics = ingest.run(make_params(workdir, {"data.csv": str(csv)}))
+    metrics = ingest.run(make_params(workdir, {"data.path": str(csv)}))
     assert metrics["blank_images"]["training_dropped"] >= 2
     train_dev = np.concatenate(
-        [read_faces(layout.INGESTED_DIR / f"{s}.feather").row_id for s in ("train", "dev")]
+        [read_faces(paths.ingested(s)).row_id for s in ("train", "dev")]
     )
     assert n not in train_dev and n + 1 not in train_dev
-    assert n + 2 in read_faces(layout.INGESTED_DIR / "test.feather").row_id
+    assert n + 2 in read_faces(paths.ingested("test")).row_id
 
     metrics = ingest.run(
-        make_params(workdir, {"data.csv": str(csv), "data.keep_blank_in_test": False})
+        make_params(workdir, {"data.path": str(csv), "data.keep_blank_in_test": False})
     )
-    assert n + 2 not in read_faces(layout.INGESTED_DIR / "test.feather").row_id
+    assert n + 2 not in read_faces(paths.ingested("test")).row_id
     assert metrics["blank_images"]["test_blank_kept"] is False
 
 
@@ -98,7 +100,7 @@ def test_duplicates_are_counted_across_splits(workdir: Path, fer2013_frame) -> N
         f"{test_row['emotion']},{test_row['pixels']},Training"
     ] * 2  # a test image copied into Training
     csv = _sample_with(fer2013_frame, workdir / "fer.csv", extra)
-    base = ingest.run(make_params(workdir, {"data.csv": str(csv)}))["duplicates"]
+    base = ingest.run(make_params(workdir, {"data.path": str(csv)}))["duplicates"]
     assert base["groups_straddling_train_and_test"] >= 1
     assert base["test_rows_with_a_copy_in_train"] >= 1
     assert base["rows_in_groups"] >= 3
@@ -107,8 +109,8 @@ def test_duplicates_are_counted_across_splits(workdir: Path, fer2013_frame) -> N
 def test_rejects_are_written_and_counted(workdir: Path, fer2013_frame) -> None:
     bad = ["9," + " ".join(["1"] * 2304) + ",Training", "3,1 2 3,PublicTest"]
     csv = _sample_with(fer2013_frame, workdir / "fer.csv", bad)
-    metrics = ingest.run(make_params(workdir, {"data.csv": str(csv)}))
-    rejects = pd.read_csv(layout.INGESTED_DIR / "rejects.csv")
+    metrics = ingest.run(make_params(workdir, {"data.path": str(csv)}))
+    rejects = pd.read_csv(paths.REJECTS_FILE)
     assert metrics["rows"]["rejected"] == 2 == len(rejects)
     assert rejects["line"].tolist() == [len(fer2013_frame) + 2, len(fer2013_frame) + 3]
     assert metrics["rows"]["accepted"] + metrics["rows"]["rejected"] == metrics["rows"]["read"]
@@ -120,41 +122,41 @@ def test_too_many_rejects_fail_the_stage_with_the_rejects_file_kept(
     bad = ["3,1 2 3,Training"] * 40  # ~2% of the sample
     csv = _sample_with(fer2013_frame, workdir / "fer.csv", bad)
     with pytest.raises(DataError, match=r"40 of .* rejected, above data.max_reject_fraction=0.01"):
-        ingest.run(make_params(workdir, {"data.csv": str(csv)}))
-    assert len(pd.read_csv(layout.INGESTED_DIR / "rejects.csv")) == 40
-    ingest.run(make_params(workdir, {"data.csv": str(csv), "data.max_reject_fraction": 0.05}))
+        ingest.run(make_params(workdir, {"data.path": str(csv)}))
+    assert len(pd.read_csv(paths.REJECTS_FILE)) == 40
+    ingest.run(make_params(workdir, {"data.path": str(csv), "data.max_reject_fraction": 0.05}))
 
 
 def test_interrupted_write_leaves_previous_output_intact(
     workdir: Path, fer2013_sample_csv, monkeypatch
 ) -> None:
-    params = make_params(workdir, {"data.csv": str(fer2013_sample_csv)})
-    ingest.run(params)
-    before = (layout.INGESTED_DIR / "test.feather").read_bytes()
+    params = make_params(workdir, {"data.path": str(fer2013_sample_csv)})
+    stage_run(ingest, params)
+    before = (paths.ingested("test")).read_bytes()
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("pyarrow.feather.write_feather", crash)
     with pytest.raises(KeyboardInterrupt):
-        ingest.run(make_params(workdir, {"data.csv": str(fer2013_sample_csv), "seed": 7}))
-    assert (layout.INGESTED_DIR / "test.feather").read_bytes() == before
-    assert not [p for p in layout.INGESTED_DIR.iterdir() if p.name.endswith(".tmp")]
+        ingest.run(make_params(workdir, {"data.path": str(fer2013_sample_csv), "seed": 7}))
+    assert (paths.ingested("test")).read_bytes() == before
+    assert not [p for p in paths.INGESTED_DIR.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_auto_falls_back_to_synthetic_and_says_so(workdir: Path) -> None:
-    params = make_params(workdir, {"data.csv": "data/raw/missing.csv", "data.synthetic_rows": 700})
-    metrics = ingest.run(params)
+    params = make_params(workdir, {"data.synthetic_rows": 700})  # data.path: data/raw, empty
+    metrics = stage_run(ingest, params)
     assert metrics["data"]["synthetic"] is True and "not FER2013" in metrics["data"]["notice"]
-    assert read_faces(layout.INGESTED_DIR / "train.feather").meta["synthetic"] is True
+    assert read_faces(paths.ingested("train")).meta["synthetic"] is True
     assert metrics["data"]["notice"].startswith("SYNTHETIC DEMO DATA")
-    assert (layout.SOURCE_FILE).exists() and layout.data_source()["synthetic"] is True
+    assert DataSource.read(paths.SOURCE_FILE).synthetic is True
 
 
 def test_csv_source_requires_the_file(workdir: Path) -> None:
-    params = make_params(workdir, {"data.source": "csv", "data.csv": "data/raw/fer2013.csv"})
+    params = make_params(workdir, {"data.source": "csv", "data.path": "data/raw/fer2013.csv"})
     with pytest.raises(DataError, match=r"data/raw/fer2013\.csv: FER2013 file not found"):
-        ingest.run(params)
+        stage_run(ingest, params)
 
 
 def test_auto_finds_the_gzip_beside_the_configured_name(workdir: Path, fer2013_sample_csv) -> None:
@@ -164,5 +166,5 @@ def test_auto_finds_the_gzip_beside_the_configured_name(workdir: Path, fer2013_s
     (workdir / "data/raw/fer2013.csv.gz").write_bytes(
         gzip.compress(fer2013_sample_csv.read_bytes())
     )
-    metrics = ingest.run(make_params(workdir, {"data.csv": "data/raw/fer2013.csv"}))
+    metrics = ingest.run(make_params(workdir, {"data.path": "data/raw/fer2013.csv"}))
     assert metrics["data"]["source"] == "csv" and metrics["data"]["path"].endswith(".gz")

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bench.checkout import copy_checkout
-from models.zoo import MODEL_NAMES
+from models.registry import MODEL_NAMES
 
 ZOO_STEPS = ("search", "train", "evaluate", "competency", "competency-table")
 # Creates a placeholder for every output (and every missing dependency) of every stage.
@@ -76,21 +76,54 @@ def test_the_committed_pipeline_is_up_to_date(repo: Path) -> None:
 
 @pytest.mark.parametrize(("model", "key"), [("svm", "C"), ("lightgbm", "learning_rate")])
 def test_one_models_parameter_reruns_only_that_model(repo: Path, model: str, key: str) -> None:
+    # The report reads all of params.yaml (its run summary lists what differs from HEAD).
     changed = _changed_after(repo, {f"models.{model}.params.{key}": 0.05})
-    assert changed == {f"search@{model}", f"train@{model}"}
+    assert changed == {f"search@{model}", f"train@{model}", "report"}
     # The competency table runs the untuned built-in defaults: it follows only on/off.
     assert _changed_after(repo, {f"models.{model}.enabled": False}) == {
         f"search@{model}",
         f"train@{model}",
         f"competency@{model}",
+        "report",
     }
 
 
 def test_a_search_budget_does_not_touch_the_competency_table(repo: Path) -> None:
-    assert _changed_after(repo, {"models.knn.search.timeout_s": 30}) == {"search@knn", "train@knn"}
+    assert _changed_after(repo, {"models.knn.search.timeout_s": 30}) == {
+        "search@knn",
+        "train@knn",
+        "report",
+    }
 
 
 def test_a_shared_section_reruns_that_step_for_every_model(repo: Path) -> None:
     changed = _changed_after(repo, {"evaluate.n_boot": 50})
     zoo_steps = {name for name in changed if name.split("@")[0] in ZOO_STEPS}
     assert zoo_steps == {f"evaluate@{m}" for m in MODEL_NAMES}
+
+
+def _changed_after_touching(repo: Path, code: str) -> set[str]:
+    path = repo / code
+    original = path.read_text()
+    path.write_text(original + "\n# touched\n")
+    try:
+        return set(json.loads(_run([sys.executable, "-m", "dvc", "status", "--json"], repo)))
+    finally:
+        path.write_text(original)
+
+
+def test_editing_code_in_a_stages_imports_reruns_that_stage(repo: Path) -> None:
+    # models/sampling.py: imported by search (subsamples, folds) and competency, not by train.
+    changed = _changed_after_touching(repo, "models/sampling.py")
+    assert changed == {f"{step}@{m}" for step in ("search", "competency") for m in MODEL_NAMES}
+    # One model's module: only that model's stages (and the report, which resolves its defaults).
+    assert _changed_after_touching(repo, "models/svm.py") == {
+        "search@svm",
+        "train@svm",
+        "evaluate@svm",
+        "competency@svm",
+        "report",
+    }
+    # The feature store's code reruns the stages that write or read features, not ingest.
+    store = _changed_after_touching(repo, "features/store.py")
+    assert "features" in store and "ingest" not in store and "augment" not in store

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, classification_report, confusion_matrix
 
+from fer_data.faces import EMOTIONS
 from models.metrics import score_predictions
-from pipeline.faces import EMOTIONS
 
 LABELS = list(range(len(EMOTIONS)))
 
@@ -52,7 +52,7 @@ def _check_against_sklearn(scores: dict, y_true: np.ndarray, y_pred: np.ndarray)
 
 def test_scores_match_scikit_learn_for_all_public_and_private(predictions) -> None:
     y_true, y_pred, usage = predictions
-    scores = score_predictions(y_true, y_pred, usage, n_boot=200, seed=1)
+    scores = score_predictions(y_true, y_pred, usage, n_boot=200, seed=1).to_json()
     _check_against_sklearn(scores["all"], y_true, y_pred)
     for key, name in (("public", "PublicTest"), ("private", "PrivateTest")):
         mask = usage == name
@@ -62,7 +62,7 @@ def test_scores_match_scikit_learn_for_all_public_and_private(predictions) -> No
 
 def test_bootstrap_intervals_contain_the_point_estimate_and_are_reproducible(predictions) -> None:
     y_true, y_pred, usage = predictions
-    scores = score_predictions(y_true, y_pred, usage, n_boot=500, seed=7)
+    scores = score_predictions(y_true, y_pred, usage, n_boot=500, seed=7).to_json()
     for subset in ("all", "public", "private"):
         s = scores[subset]
         for point, interval in (
@@ -75,13 +75,13 @@ def test_bootstrap_intervals_contain_the_point_estimate_and_are_reproducible(pre
     # Fewer rows, wider interval.
     width = lambda s: s["accuracy_ci95"][1] - s["accuracy_ci95"][0]  # noqa: E731
     assert width(scores["public"]) > width(scores["all"])
-    again = score_predictions(y_true, y_pred, usage, n_boot=500, seed=7)
+    again = score_predictions(y_true, y_pred, usage, n_boot=500, seed=7).to_json()
     assert again == scores
 
 
 def test_no_bootstrap_and_missing_subsets() -> None:
     y = np.array([0, 1, 2, 3, 3, 6])
-    scores = score_predictions(y, y, np.array(["PublicTest"] * 6), n_boot=0)
+    scores = score_predictions(y, y, np.array(["PublicTest"] * 6), n_boot=0).to_json()
     assert scores["private"] is None
     assert scores["all"]["accuracy"] == 1.0 and scores["all"]["accuracy_ci95"] is None
     # Classes absent from y_true do not count in balanced accuracy (as in scikit-learn).

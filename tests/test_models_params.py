@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from models.hyper import Hyper
-from models.zoo import MODEL_NAMES, SPECS
+from models.registry import MODEL_NAMES, get_spec
 from pipeline.cli import main as cli_main
-from pipeline.params import ParamsError, load_params, parse_params
-from tests.stage_helpers import REPO_ROOT
+from pipeline.params import ParamsError, load_params
+from tests.stage_helpers import REPO_ROOT, validated
+
+SPECS = {name: get_spec(name) for name in MODEL_NAMES}
 
 
 def _space(model: str, **space: dict) -> dict:
@@ -18,7 +20,7 @@ def _space(model: str, **space: dict) -> dict:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"models": {"svn": {}}}, "models.svn: unknown model; expected one of knn, gnb, svm"),
+        ({"models": {"svn": {}}}, "expected exactly the zoo's models knn, gnb, svm"),
         ({"models": {"svm": {"feature_set": "hug"}}}, "models.svm.feature_set: got 'hug'"),
         (
             {"models": {"svm": {"augmentation": "full"}}},
@@ -61,7 +63,7 @@ def _space(model: str, **space: dict) -> dict:
             "models.knn.search.n_trials: got 'many'",
         ),
         (
-            {"models": {"knn": {"search": {"enabled": True, "method": "grid"}}}},
+            {"models": {"knn": {"search": {"enabled": True, "method": "grid", "grid": {}}}}},
             "models.knn.search.grid: the grid is empty",
         ),
         (
@@ -77,7 +79,7 @@ def _space(model: str, **space: dict) -> dict:
             "models.knn.search.grid.leaf_size: unknown",
         ),
         (
-            {"models": {"knn": {"search": {"enabled": True}}}},
+            {"models": {"knn": {"search": {"enabled": True, "method": "optuna", "space": {}}}}},
             "models.knn.search.space: the search space is empty",
         ),
         (
@@ -117,24 +119,32 @@ def _space(model: str, **space: dict) -> dict:
 )
 def test_bad_model_params_name_their_key(raw: dict, expected: str) -> None:
     with pytest.raises(ParamsError, match="invalid parameters") as info:
-        parse_params(raw)
+        validated(raw)
     assert expected in str(info.value)
 
 
 def test_every_problem_is_listed_at_once() -> None:
-    raw = {"models": {"svm": {"params": {"C": 0.0, "tol": "x"}}, "knn": {"augmentation": "full"}}}
+    # The schema's problems together, then (once it parses) every model's hyper-parameters.
     with pytest.raises(ParamsError) as info:
-        parse_params(raw)
+        validated({"seed": -1, "models": {"knn": {"search": {"timeout_s": 0}}}})
+    assert "seed: got -1" in str(info.value) and "models.knn.search.timeout_s" in str(info.value)
+    with pytest.raises(ParamsError) as info:
+        validated(
+            {
+                "models": {
+                    "svm": {"params": {"C": 0.0, "tol": "x"}},
+                    "rf": {"params": {"n_estimators": 0}},
+                }
+            }
+        )
     text = str(info.value)
-    assert (
-        "models.svm.params.C" in text
-        and "models.svm.params.tol" in text
-        and "models.knn.augmentation" in text
+    assert all(
+        k in text for k in ("models.svm.params.C", "svm.params.tol", "rf.params.n_estimators")
     )
 
 
 def test_augmentation_follows_augment_modes() -> None:
-    params = parse_params(
+    params = validated(
         {
             "augment": {"modes": ["balanced", "full", "mirror"]},
             "models": {"mlp": {"augmentation": "full"}},
@@ -155,8 +165,8 @@ def test_built_in_defaults_fit_their_specs_and_unlisted_models_get_them() -> Non
     for spec in SPECS.values():
         for key, value in spec.defaults.items():
             assert spec.hypers[key].accepts(value), (spec.name, key, value)
-    params = parse_params({"models": {"svm": {"params": {"C": 3.0}}}})
-    assert set(params.models) == set(MODEL_NAMES) and params.models["knn"].params == {}
+    params = validated({"models": {"svm": {"params": {"C": 3.0}}}})
+    assert set(params.models) == set(MODEL_NAMES) and params.models["svm"].params["C"] == 3.0
 
 
 def test_hyper_specs_do_not_confuse_booleans_with_numbers() -> None:

@@ -11,10 +11,10 @@ import optuna
 import pytest
 
 from features.store import load_training_xy, load_xy
+from models.registry import get_spec
 from models.sampling import stratified_folds, stratified_subsample
 from models.search import SearchConfig, run_search
 from models.spec import BuildOptions
-from models.zoo import get_spec
 from tests.models_helpers import session_store
 
 OPTIONS = BuildOptions("hog_landmarks", n_jobs=1)

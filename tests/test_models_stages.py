@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 from features.store import load_rows
-from models import artifacts
-from models.zoo import MODEL_NAMES
-from pipeline import competency, evaluate, layout, search, train
+from fer_data.faces import EMOTIONS
+from models.registry import MODEL_NAMES
+from pipeline import paths
 from pipeline.cli import main as cli_main
-from pipeline.faces import EMOTIONS
+from pipeline.stages import competency, competency_table, evaluate, search, train
 from tests.models_helpers import SOURCE, copy_store, session_store
-from tests.stage_helpers import make_params
+from tests.stage_helpers import make_params, stage_run
 
 SCORE_KEYS = {
     "n",
@@ -37,7 +37,11 @@ SCORE_KEYS = {
     "per_class",
     "confusion_matrix",
 }
-GNB_GRID = {"enabled": True, "method": "grid", "grid": {"var_smoothing": [1e-9, 1e-3]}}
+GNB_GRID = {
+    "models.gnb.search.enabled": True,
+    "models.gnb.search.method": "grid",
+    "models.gnb.search.grid": {"var_smoothing": [1e-9, 1e-3]},
+}
 
 
 @pytest.fixture()
@@ -56,35 +60,35 @@ def _params(workdir: Path, overrides: dict | None = None):
 
 
 def test_search_train_evaluate_write_the_shared_metrics_format(workdir: Path) -> None:
-    params = _params(workdir, {"models.gnb.search": GNB_GRID})
-    found = search.run(params, "gnb")
+    params = _params(workdir, GNB_GRID)
+    found = stage_run(search, params, "gnb")
     assert found["status"] == "ok" and found["trials"]["ok"] == 2 and found["scored_on"] == "dev"
-    assert len(pd.read_csv(artifacts.search_dir("gnb") / artifacts.TRIALS)) == 2
-    assert (artifacts.search_dir("gnb") / "study.db").exists()
+    assert len(pd.read_csv(paths.trials("gnb"))) == 2
+    assert (paths.search_dir("gnb") / "study.db").exists()
 
-    info = train.run(params, "gnb")
+    info = stage_run(train, params, "gnb")
     assert info["status"] == "ok" and info["params_from"] == "search"
     assert info["params"]["var_smoothing"] == found["params"]["var_smoothing"]
-    n_train, n_dev = (len(load_rows(layout.FEATURES_DIR, s)) for s in ("train", "dev"))
+    n_train, n_dev = (len(load_rows(paths.FEATURES_DIR, s)) for s in ("train", "dev"))
     assert info["train_rows"] == n_train + n_dev  # refit_on_dev
     assert info["fit_seconds"] > 0 and info["model_bytes"] > 0
 
-    metrics = evaluate.run(params, "gnb")
-    on_disk = json.loads(artifacts.metrics_path("gnb").read_text())
+    metrics = stage_run(evaluate, params, "gnb")
+    on_disk = json.loads(paths.metrics("gnb").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     assert on_disk["data"] == SOURCE and on_disk["status"] == "ok"
     assert {"model", "feature_set", "augmentation", "params", "fit_seconds", "model_bytes"} <= set(
         on_disk
     )
     assert on_disk["predict_ms_per_image"] > 0
-    rows = load_rows(layout.FEATURES_DIR, "test")
+    rows = load_rows(paths.FEATURES_DIR, "test")
     for subset, usage in (("all", None), ("public", "PublicTest"), ("private", "PrivateTest")):
         scores = on_disk["test"][subset]
         assert set(scores) == SCORE_KEYS
         assert scores["n"] == (len(rows) if usage is None else int((rows["usage"] == usage).sum()))
         assert list(scores["per_class"]) == list(EMOTIONS)
     # The plot file holds the same predictions as the confusion matrix.
-    plot = pd.read_csv(artifacts.confusion_path("gnb"))
+    plot = pd.read_csv(paths.confusion("gnb"))
     index = {name: k for k, name in enumerate(EMOTIONS)}
     counts = np.zeros((7, 7), int)
     np.add.at(counts, (plot["actual"].map(index), plot["predicted"].map(index)), 1)
@@ -92,11 +96,14 @@ def test_search_train_evaluate_write_the_shared_metrics_format(workdir: Path) ->
 
 
 def test_tuning_never_reads_the_test_split(workdir: Path) -> None:
-    params = _params(workdir, {"models.gnb.search": GNB_GRID, "search.cv_folds": 3})
-    shutil.rmtree(layout.FEATURES_DIR / "test")
-    assert search.run(params, "gnb")["scored_on"] == "3-fold CV on train"
-    shutil.rmtree(layout.FEATURES_DIR / "dev")
-    assert train.run(make_params(workdir, {"train.refit_on_dev": False}), "gnb")["status"] == "ok"
+    params = _params(workdir, {**GNB_GRID, "search.cv_folds": 3})
+    shutil.rmtree(paths.FEATURES_DIR / "test")
+    assert stage_run(search, params, "gnb")["scored_on"] == "3-fold CV on train"
+    shutil.rmtree(paths.FEATURES_DIR / "dev")
+    assert (
+        stage_run(train, make_params(workdir, {"train.refit_on_dev": False}), "gnb")["status"]
+        == "ok"
+    )
 
 
 def test_a_model_that_runs_out_of_time_or_crashes_is_reported_and_the_others_go_on(
@@ -108,35 +115,35 @@ def test_a_model_that_runs_out_of_time_or_crashes_is_reported_and_the_others_go_
             "models.rf.params": {"n_estimators": 5000},
             "models.rf.fit_timeout_s": 2.0,
             "models.knn.params": {"pca_components": 4000},  # more components than columns: crashes
-            "models.knn.search": {"enabled": False},
-            "models.gnb.search": {"enabled": False},
+            "models.knn.search.enabled": False,
+            "models.gnb.search.enabled": False,
         },
     )
     for model in ("rf", "knn", "gnb"):
-        search.run(params, model)
-        train.run(params, model)
-        evaluate.run(params, model)
-    slow = json.loads(artifacts.metrics_path("rf").read_text())
+        stage_run(search, params, model)
+        stage_run(train, params, model)
+        stage_run(evaluate, params, model)
+    slow = json.loads(paths.metrics("rf").read_text())
     assert slow["status"] == "budget_exceeded" and slow["test"] is None and " s" in slow["error"]
-    crashed = json.loads(artifacts.metrics_path("knn").read_text())
+    crashed = json.loads(paths.metrics("knn").read_text())
     assert crashed["status"] == "failed" and "n_components" in crashed["error"]
-    assert json.loads(artifacts.metrics_path("gnb").read_text())["status"] == "ok"
-    assert pd.read_csv(artifacts.confusion_path("rf")).empty
+    assert json.loads(paths.metrics("gnb").read_text())["status"] == "ok"
+    assert pd.read_csv(paths.confusion("rf")).empty
 
 
 def test_disabled_models_write_their_outputs_without_work(workdir: Path) -> None:
     params = _params(workdir, {"models.svm.enabled": False})
-    assert search.run(params, "svm")["status"] == "skipped"
-    assert train.run(params, "svm")["status"] == "disabled"
-    assert evaluate.run(params, "svm")["status"] == "disabled"
-    assert {c["status"] for c in competency.run(params, "svm")["cells"]} == {"disabled"}
+    assert stage_run(search, params, "svm")["status"] == "skipped"
+    assert stage_run(train, params, "svm")["status"] == "disabled"
+    assert stage_run(evaluate, params, "svm")["status"] == "disabled"
+    assert {c["status"] for c in stage_run(competency, params, "svm")["cells"]} == {"disabled"}
 
 
 def test_competency_scores_every_feature_set_and_the_table_gathers_every_model(
     workdir: Path,
 ) -> None:
     params = _params(workdir, {"competency.cell_timeout_s": 60.0})
-    result = competency.run(params, "gnb")
+    result = stage_run(competency, params, "gnb")
     assert [c["feature_set"] for c in result["cells"]] == [
         "pixels",
         "hog",
@@ -148,10 +155,10 @@ def test_competency_scores_every_feature_set_and_the_table_gathers_every_model(
     assert result["data"] == SOURCE
     for model in MODEL_NAMES:  # the others as if they had run: the table only gathers files
         if model != "gnb":
-            target = artifacts.competency_path(model)
+            target = paths.competency(model)
             target.write_text(json.dumps(result | {"model": model}))
-    competency.main_table(params)
-    table = pd.read_csv(artifacts.COMPETENCY_TABLE)
+    competency_table.main(params)
+    table = pd.read_csv(paths.COMPETENCY_TABLE)
     assert len(table) == 4 * len(MODEL_NAMES) and set(table["model"]) == set(MODEL_NAMES)
 
 
@@ -164,14 +171,11 @@ def test_a_competency_cell_past_its_budget_is_recorded(workdir: Path) -> None:
             "models.rf.params": {"n_estimators": 5000},
         },
     )
-    (cell,) = competency.run(params, "rf")["cells"]
+    (cell,) = stage_run(competency, params, "rf")["cells"]
     assert cell["status"] == "budget_exceeded" and "accuracy" not in cell
 
 
 def test_the_cli_runs_a_model_stage(workdir: Path) -> None:
-    _params(workdir, {"models.gnb.search": {"enabled": False}})
+    _params(workdir, {"models.gnb.search.enabled": False})
     assert cli_main(["--params", str(workdir / "params.yaml"), "search", "gnb"]) == 0
-    assert (
-        json.loads((artifacts.search_dir("gnb") / artifacts.BEST_PARAMS).read_text())["status"]
-        == "skipped"
-    )
+    assert json.loads((paths.best_params("gnb")).read_text())["status"] == "skipped"

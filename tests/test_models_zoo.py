@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from features.store import load_training_xy, load_xy
+from models.registry import MODEL_NAMES, build_model, get_spec
 from models.scaling import LANDMARK_DIM, BlockScaler
 from models.spec import BuildOptions, Pruned
-from models.zoo import MODEL_NAMES, SPECS, build_model, get_spec
 from tests.models_helpers import session_store
+
+SPECS = {name: get_spec(name) for name in MODEL_NAMES}
 
 # Smaller than the defaults: the point is that each model works, quickly. One thread: tests run
 # in-process, where OpenMP's busy waiting would fight the rest of the suite for 2 cores.

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main as cli_main
-from pipeline.params import ParamsError, load_params, parse_params
-from tests.stage_helpers import REPO_ROOT
+from pipeline.params import ParamsError, load_params
+from tests.stage_helpers import REPO_ROOT, validated
 
 
 def test_repository_params_are_valid() -> None:
@@ -35,13 +35,13 @@ def test_repository_params_are_valid() -> None:
 )
 def test_bad_values_name_their_key(raw: dict, expected: str) -> None:
     with pytest.raises(ParamsError, match="invalid parameters") as info:
-        parse_params(raw)
+        validated(raw)
     assert expected in str(info.value)
 
 
 def test_every_bad_key_is_listed_at_once() -> None:
     with pytest.raises(ParamsError) as info:
-        parse_params({"seed": "x", "data": {"dev_fraction": 2}})
+        validated({"seed": "x", "data": {"dev_fraction": 2}})
     assert "seed:" in str(info.value) and "data.dev_fraction:" in str(info.value)
 
 

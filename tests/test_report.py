@@ -20,12 +20,24 @@ import pandas as pd
 import pytest
 from matplotlib import image as mpl_image
 
-from models import artifacts
-from pipeline import augment, cnn, competency, evaluate, featurize, ingest, report, search, train
-from pipeline.atomic import atomic_path
-from pipeline.faces import EMOTIONS, read_faces
-from pipeline.synthetic import SYNTHETIC_NOTICE
-from tests.stage_helpers import make_params
+from fer_data.atomic import atomic_path
+from fer_data.faces import EMOTIONS, read_faces
+from fer_data.synthetic import SYNTHETIC_NOTICE
+from pipeline import paths
+from pipeline.declared import restrict
+from pipeline.stages import (
+    augment,
+    cnn,
+    competency,
+    competency_table,
+    evaluate,
+    ingest,
+    report,
+    search,
+    train,
+)
+from pipeline.stages import features as featurize
+from tests.stage_helpers import REPO_ROOT, make_params
 
 MODELS = ("gnb", "knn")
 CNN = "cnn_mini_xception"
@@ -37,7 +49,9 @@ REAL = {
     "competency.train_rows": 300,
     "models.knn.search.grid": {"n_neighbors": [1, 5, 15], "weights": ["uniform"]},
     "cnn.threads": 1,
-    "cnn.mini_xception": {"epochs": 2, "crop": 16, "batch_size": 128},
+    "cnn.mini_xception.epochs": 2,
+    "cnn.mini_xception.crop": 16,
+    "cnn.mini_xception.batch_size": 128,
     "models.gnb.search.enabled": False,
     "report.top_models": 3,
     "report.gallery_faces": 6,
@@ -114,21 +128,29 @@ class Dom(HTMLParser):
 def _run_stages(workdir: Path, overrides: dict, models: tuple[str, ...], with_cnn: bool) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(workdir)
+        (workdir / "params.yaml").write_text((REPO_ROOT / "params.yaml").read_text())
+        for cmd in (
+            ["git", "init", "-q"],
+            ["git", "add", "params.yaml"],
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "params"],
+        ):
+            subprocess.run(cmd, cwd=workdir, check=True, capture_output=True)
         params = make_params(workdir, overrides)
-        ingest.run(params)
-        augment.run(params)
-        featurize.run(params)
+        # Each stage sees only the keys its dvc.yaml entry declares, as under `dvc repro`.
+        ingest.run(restrict(params, "ingest"))
+        augment.run(restrict(params, "augment"))
+        featurize.run(restrict(params, "features"))
         for model in models:
-            search.run(params, model)
-            train.run(params, model)
-            evaluate.run(params, model)
+            search.run(restrict(params, "search", model), model)
+            train.run(restrict(params, "train", model), model)
+            evaluate.run(restrict(params, "evaluate", model), model)
         if with_cnn:
             for model in models:
-                competency.run(params, model)
-            with atomic_path(artifacts.COMPETENCY_TABLE) as tmp:
-                competency.table(models).to_csv(tmp, index=False)
-            cnn.run(params, "mini_xception")
-        return workdir / report.run(params)
+                competency.run(restrict(params, "competency", model), model)
+            with atomic_path(paths.COMPETENCY_TABLE) as tmp:
+                competency_table.table(models).to_csv(tmp, index=False)
+            cnn.run(restrict(params, "cnn", "mini_xception"), "mini_xception")
+        return workdir / report.run(restrict(params, "report"))
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +159,7 @@ def real_run(
 ) -> tuple[Path, Dom]:
     workdir = tmp_path_factory.mktemp("report_real")
     path = _run_stages(
-        workdir, {**REAL, "data.csv": str(fer2013_sample_csv)}, MODELS, with_cnn=True
+        workdir, {**REAL, "data.path": str(fer2013_sample_csv)}, MODELS, with_cnn=True
     )
     return workdir, Dom(path.read_text())
 
@@ -149,7 +171,7 @@ def synthetic_report(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _metrics(workdir: Path, model: str) -> dict:
-    return json.loads((workdir / artifacts.metrics_path(model)).read_text())
+    return json.loads((workdir / paths.metrics(model)).read_text())
 
 
 def _cells(row: Node) -> dict[str, Node]:
@@ -208,7 +230,7 @@ def test_the_leaderboard_is_ranked_by_test_accuracy_and_the_models_not_run_are_n
 
 def test_leaderboard_metrics_file_holds_accuracy_and_macro_f1_of_every_model(real_run) -> None:
     workdir, _ = real_run
-    written = json.loads((workdir / report.LEADERBOARD_FILE).read_text())
+    written = json.loads((workdir / paths.LEADERBOARD_FILE).read_text())
     assert set(written) == {*MODELS, CNN}
     for name, entry in written.items():
         scores = _metrics(workdir, name)["test"]["all"]
@@ -217,7 +239,7 @@ def test_leaderboard_metrics_file_holds_accuracy_and_macro_f1_of_every_model(rea
 
 def test_the_competency_table_is_complete_with_each_models_best_marked(real_run) -> None:
     workdir, dom = real_run
-    csv = pd.read_csv(workdir / artifacts.COMPETENCY_TABLE)
+    csv = pd.read_csv(workdir / paths.COMPETENCY_TABLE)
     table = dom.root.find("table", id="competency-table")
     for model in MODELS:
         row = table.find("tr", data_model=model)
@@ -261,7 +283,7 @@ def test_mcnemar_compares_every_pair_of_the_top_models_on_the_same_images(real_r
     y = None
     correct = {}
     for name in [*MODELS, CNN]:
-        frame = pd.read_csv(workdir / artifacts.confusion_path(name))
+        frame = pd.read_csv(workdir / paths.confusion(name))
         y = frame["actual"] if y is None else y
         assert frame["actual"].equals(y)
         correct[name] = (frame["actual"] == frame["predicted"]).to_numpy()
@@ -283,7 +305,7 @@ def test_the_gallery_shows_the_best_models_right_and_wrong_faces(real_run) -> No
     assert f"Gallery: {best} on test faces" in dom.root.find("section", id="gallery").all_text()
     test = read_faces(workdir / "data/ingested/test.feather")
     position = {int(row_id): k for k, row_id in enumerate(test.row_id)}
-    predictions = pd.read_csv(workdir / artifacts.confusion_path(best))
+    predictions = pd.read_csv(workdir / paths.confusion(best))
     for key, right in (("right", True), ("wrong", False)):
         faces = dom.root.find("div", id=f"gallery-{key}").find_all("figure")
         assert len(faces) == REAL["report.gallery_faces"]
@@ -315,7 +337,8 @@ def test_the_run_summary_names_the_source_commit_and_changed_parameters(real_run
     _, dom = real_run
     summary = dom.root.find("section", id="summary").all_text()
     assert "FER2013 CSV" in summary and "git commit" in summary and "cores" in summary
-    assert "unknown (not a git repository" in summary  # the run's folder is not a repository
+    # The run's folder holds params.yaml committed before the test's overrides were written.
+    assert "(uncommitted changes)" in summary
     changed = [td.all_text() for td in dom.root.find("table", id="param-changes").find_all("code")]
     assert "evaluate.n_boot" in changed and "report.top_models" in changed and "seed" not in changed
 
@@ -350,7 +373,7 @@ def test_the_report_renders_in_headless_chromium(real_run, tmp_path: Path) -> No
             "no chromium binary on PATH (Debian: apt-get install chromium; .ci/run installs it)"
         )
     workdir, _ = real_run
-    url = (workdir / report.REPORT_FILE).resolve().as_uri()
+    url = (workdir / paths.REPORT_FILE).resolve().as_uri()
     flags = [
         "--headless",
         "--no-sandbox",

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.faces import EMOTIONS
-from pipeline.params import Params, ParamsError, parse_params
+from fer_data.faces import EMOTIONS
+from pipeline.params import ParamsError, parse_params
+from pipeline.params_diff import baseline_params, changed_params
 from reports import mcnemar
 from reports.gallery import spread_sample
 from reports.predictions import AlignmentError, read_predictions
 from reports.render import interval, pct, size, sort_value
-from reports.summary import baseline_params, changed_params
+from tests.stage_helpers import merged_raw, validated
 
 
 def test_exact_mcnemar_is_the_two_sided_binomial_tail_of_the_discordant_pairs() -> None:
@@ -63,17 +64,20 @@ def test_pairwise_counts_discordant_images_and_names_the_better_model() -> None:
     )
 
 
-def test_defaults_have_no_changes_and_restating_a_builtin_default_is_not_one() -> None:
-    assert changed_params(Params()) == []
-    from models.zoo import get_spec
+def test_no_changes_and_restating_a_builtin_default_is_not_one() -> None:
+    base = validated()
+    assert changed_params(base, base) == []
+    from models.registry import get_spec
 
-    restated = get_spec("svm").defaults["C"]
-    assert changed_params(parse_params({"models": {"svm": {"params": {"C": restated}}}})) == []
+    raw = merged_raw()
+    del raw["models"]["knn"]["params"]["weights"]  # the same as the built-in default
+    assert get_spec("knn").defaults["weights"] == "uniform"
+    assert changed_params(validated(raw), base) == []
     changes = changed_params(
-        parse_params({"seed": 7, "models": {"svm": {"params": {"C": restated * 3}}}})
+        validated({"seed": 7, "models": {"svm": {"params": {"C": 30.0}}}}), base
     )
     assert [(c.key, c.value, c.default) for c in changes] == [
-        ("models.svm.params.C", restated * 3, restated),
+        ("models.svm.params.C", 30.0, 10.0),
         ("seed", 7, 2013),
     ]
 
@@ -85,7 +89,7 @@ def test_changes_are_against_the_committed_params_yaml_like_dvc_params_diff(
     raw = yaml.safe_load(params_path.read_text())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     baseline, label = baseline_params(root=tmp_path)
-    assert label == "the built-in defaults of pipeline.params.Params"  # not a repository yet
+    assert baseline is None and label.startswith("no committed params.yaml")  # no repository
     for cmd in (
         ["git", "init", "-q"],
         ["git", "add", "params.yaml"],
@@ -96,16 +100,19 @@ def test_changes_are_against_the_committed_params_yaml_like_dvc_params_diff(
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     baseline, label = baseline_params(root=tmp_path)
     assert label.startswith("params.yaml at commit ")
-    changes = changed_params(parse_params(raw), baseline)
+    changes = changed_params(validated(raw), baseline)
     assert [(c.key, c.value, c.default) for c in changes] == [("models.svm.params.C", 3.0, 10.0)]
     assert changed_params(baseline, baseline) == []
 
 
 def test_a_filled_search_grid_is_listed_once_per_key_and_not_as_a_removed_section() -> None:
-    raw = {"models": {"knn": {"search": {"grid": {"n_neighbors": [1, 5]}}}}}
-    changes = changed_params(parse_params(raw))
+    base = merged_raw()
+    base["models"]["rf"]["search"]["grid"] = {}
+    raw = merged_raw()
+    raw["models"]["rf"]["search"]["grid"] = {"min_samples_leaf": [1, 5]}
+    changes = changed_params(parse_params(raw), parse_params(base))
     assert [(c.key, c.value, c.in_default) for c in changes] == [
-        ("models.knn.search.grid.n_neighbors", [1, 5], False)
+        ("models.rf.search.grid.min_samples_leaf", [1, 5], False)
     ]
 
 
@@ -167,5 +174,5 @@ def test_number_formats() -> None:
 )
 def test_bad_report_parameters_name_their_key(raw: dict, expected: str) -> None:
     with pytest.raises(ParamsError, match="invalid parameters") as info:
-        parse_params(raw)
+        validated(raw)
     assert expected in str(info.value)

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from pipeline.synthetic import (
+from fer_data.synthetic import (
     FER2013_CLASS_COUNTS,
     SYNTHETIC_NOTICE,
     synthetic_faces,
@@ -161,7 +161,7 @@ def _shape_predictor_path() -> Path | None:
 
 
 def test_dlib_landmarks_put_eyes_above_mouth(faces: tuple) -> None:
-    """dlib's 68-point predictor, run on the whole frame, finds a plausible face layout."""
+    """dlib's 68-point predictor, run on the whole frame, finds a plausible face paths."""
     dlib = pytest.importorskip("dlib")
     model = _shape_predictor_path()
     if model is None:

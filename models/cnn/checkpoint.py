@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.atomic import atomic_path
-from pipeline.stage_log import get_logger
+from fer_data.atomic import atomic_path
+from fer_data.logs import get_logger
 
 
 def fingerprint(settings: dict[str, Any], *arrays: np.ndarray) -> str:

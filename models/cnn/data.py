@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fer_data.faces import FaceTable, concat_tables, read_faces
+from fer_data.logs import log_read
 from models.cnn.device import Runtime
-from pipeline import layout
-from pipeline.faces import FaceTable, concat_tables, read_faces
-from pipeline.stage_log import log_read
 
 
 @dataclass(frozen=True)
@@ -49,19 +48,19 @@ class Split:
         return Split(torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels]))
 
 
-def read_split(name: str, directory: Path = layout.INGESTED_DIR) -> FaceTable:
-    path = directory / f"{name}.feather"
+def read_split(path: Path, what: str) -> FaceTable:
+    """A face table (:func:`fer_data.faces.read_faces`), logged as ``what``."""
     table = read_faces(path)
-    log_read(path, f"{len(table)} {name} images")
+    log_read(path, f"{len(table)} {what} images")
     return table
 
 
-def training_table(augmentation: str) -> FaceTable:
-    """The training split, plus the augment stage's copies when ``augmentation`` names a mode."""
-    train = read_split("train")
-    if augmentation == "none":
+def training_table(train_path: Path, augmented_path: Path | None) -> FaceTable:
+    """The training split, plus the augment stage's copies when ``augmented_path`` is given."""
+    train = read_split(train_path, "train")
+    if augmented_path is None:
         return train
-    return concat_tables([train, read_split(augmentation, layout.AUGMENTED_DIR)])
+    return concat_tables([train, read_split(augmented_path, "augmented")])
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:

@@ -12,21 +12,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional
 
+from fer_data.logs import get_logger
 from models.cnn.checkpoint import load_checkpoint, save_checkpoint
 from models.cnn.crops import crop_views, random_windows
 from models.cnn.data import Normalizer, Split
 from models.cnn.device import Runtime
 from models.cnn.infer import predict_logits
-from pipeline.stage_log import get_logger
-
-if TYPE_CHECKING:
-    from pipeline.params import CnnArchParams
+from models.cnn.recipe import Recipe
 
 
 @dataclass
@@ -43,7 +41,7 @@ def cosine_lr(step: int, total: int, high: float, low: float) -> float:
     return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * min(step / max(total - 1, 1), 1.0)))
 
 
-def lr_schedule(cfg: CnnArchParams, epoch: int, steps_per_epoch: int) -> Callable[[int], float]:
+def lr_schedule(cfg: Recipe, epoch: int, steps_per_epoch: int) -> Callable[[int], float]:
     """The learning rate at each step of ``epoch``: cosine over the main phase, then constant."""
     if epoch >= cfg.epochs:
         return lambda _step: cfg.finetune_lr
@@ -63,9 +61,7 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 100_003 + epoch
 
 
-def make_optimizer(
-    net: nn.Module, cfg: CnnArchParams, lr: float, runtime: Runtime
-) -> torch.optim.SGD:
+def make_optimizer(net: nn.Module, cfg: Recipe, lr: float, runtime: Runtime) -> torch.optim.SGD:
     return torch.optim.SGD(
         net.parameters(),
         lr=lr,
@@ -80,7 +76,7 @@ def train_epoch(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     data: Split,
-    cfg: CnnArchParams,
+    cfg: Recipe,
     norm: Normalizer,
     runtime: Runtime,
     seed: int,
@@ -136,7 +132,7 @@ def _state_dict_copy(net: nn.Module) -> dict[str, torch.Tensor]:
 
 def fit(
     net: nn.Module,
-    cfg: CnnArchParams,
+    cfg: Recipe,
     train: Split,
     dev: Split,
     norm: Normalizer,

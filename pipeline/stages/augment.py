@@ -8,15 +8,18 @@ the source image): a model trained with a mode sees the training split plus that
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from pipeline import layout
-from pipeline.atomic import write_json
-from pipeline.augmentations import augment_images, balanced_copies, full_copies
-from pipeline.faces import FaceTable, read_faces, write_faces
+from fer_data.atomic import write_json
+from fer_data.augmentations import augment_images, balanced_copies, full_copies
+from fer_data.faces import FaceTable, read_faces, write_faces
+from fer_data.logs import log_read, log_wrote, stage
+from fer_data.splits import class_counts
+from pipeline import paths
 from pipeline.params import AugmentParams, Params
-from pipeline.splits import class_counts
-from pipeline.stage_log import log_read, log_wrote, stage
+from pipeline.runner import run_stage
 
 # A fixed offset per mode keeps each mode's random stream independent of which other modes run.
 _MODE_STREAM = {"balanced": 1, "full": 2, "mirror": 3}
@@ -50,22 +53,30 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
 
 
 def run(params: Params) -> dict:
-    path = layout.INGESTED_DIR / "train.feather"
+    path = paths.ingested("train")
     train = read_faces(path)
     log_read(path, f"{len(train)} training rows")
-    layout.AUGMENTED_DIR.mkdir(parents=True, exist_ok=True)
+    paths.AUGMENTED_DIR.mkdir(parents=True, exist_ok=True)
     metrics: dict = {"data": train.meta, "train": class_counts(train.emotion), "modes": {}}
     for mode in params.augment.modes:
         table = augment_table(train, mode, params.augment, params.seed)
-        out = write_faces(table, layout.AUGMENTED_DIR / f"{mode}.feather")
+        out = write_faces(table, paths.augmented(mode))
         log_wrote(out, f"{len(table)} augmented copies ({mode})")
         added = class_counts(table.emotion)
         after = {k: metrics["train"][k] + added[k] for k in added}
         metrics["modes"][mode] = {"added": added, "after": after}
-    log_wrote(write_json(layout.METRICS_DIR / "augment.json", metrics))
+    log_wrote(write_json(paths.stage_metrics("augment"), metrics))
     return metrics
 
 
 def main(params: Params) -> None:
     with stage("augment"):
         run(params)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    return run_stage("augment", main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -20,6 +20,7 @@ import os
 # Mini-Xception training 4-7x slower than 1 thread; sleeping brought it level. A user's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,32 +29,28 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models import artifacts
+from fer_data.atomic import atomic_path
+from fer_data.faces import FaceTable
+from fer_data.logs import get_logger, log_wrote, stage
+from fer_data.records import DataSource
 from models.cnn.checkpoint import fingerprint
 from models.cnn.data import Normalizer, Split, class_weights, read_split, training_table
 from models.cnn.device import Runtime, resolve_runtime
 from models.cnn.infer import predict_logits
 from models.cnn.loop import FitResult, fit
-from models.cnn.names import model_name
+from models.cnn.names import ARCHITECTURES, model_name
 from models.cnn.nets import build_net, count_parameters
+from models.cnn.recipe import Recipe
 from models.metrics import N_CLASSES, score_predictions
-from pipeline import layout
-from pipeline.atomic import atomic_path, write_json
-from pipeline.evaluate import write_confusion
-from pipeline.faces import FaceTable
+from models.records import CnnTrainRecord, ModelMetrics
+from pipeline import paths
 from pipeline.params import Params
-from pipeline.stage_log import get_logger, log_wrote, stage
-
-MODEL_FILE = "model.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
-
-
-def history_path(arch: str) -> Path:
-    return layout.RESULTS_DIR / "plots" / "cnn" / f"{arch}_history.csv"
+from pipeline.runner import run_stage
+from reports.predictions import write_predictions
 
 
 def write_history(arch: str, history: list[dict]) -> None:
-    path = history_path(arch)
+    path = paths.cnn_history(arch)
     with atomic_path(path) as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
     log_wrote(path, f"{len(history)} epochs")
@@ -78,10 +75,11 @@ class StageData:
 
     @classmethod
     def load(cls, augmentation: str, device: torch.device) -> StageData:
+        augmented = None if augmentation == "none" else paths.augmented(augmentation)
         tables = {
-            "train": training_table(augmentation),
-            "dev": read_split("dev"),
-            "test": read_split("test"),
+            "train": training_table(paths.ingested("train"), augmented),
+            "dev": read_split(paths.ingested("dev"), "dev"),
+            "test": read_split(paths.ingested("test"), "test"),
         }
         splits = {name: Split.from_table(table, device) for name, table in tables.items()}
         return cls(tables, **splits, norm=Normalizer.fit(tables["train"].images))
@@ -117,9 +115,9 @@ def timed_predictions(
 
 
 def train_net(
-    params: Params, arch: str, data: StageData, runtime: Runtime, out: Path
+    params: Params, arch: str, data: StageData, runtime: Runtime
 ) -> tuple[torch.nn.Module, FitResult]:
-    cfg = params.cnn.arch(arch)
+    cfg = getattr(params.cnn, arch)
     torch.manual_seed(params.seed)
     net = build_net(arch, N_CLASSES, cfg.dropout)
     get_logger().info(
@@ -138,13 +136,13 @@ def train_net(
     key = data.fingerprint({"arch": arch, "seed": params.seed, "cnn": cfg.model_dump()})
     result = fit(
         net,
-        cfg,
+        Recipe.from_mapping(cfg.model_dump()),
         data.train,
         data.dev,
         data.norm,
         runtime,
         seed=params.seed,
-        checkpoint=out / CHECKPOINT_FILE,
+        checkpoint=paths.cnn_checkpoint(model_name(arch)),
         fingerprint=key,
         eval_batch_size=params.cnn.eval_batch_size,
         checkpoint_every_s=params.cnn.checkpoint_every_s,
@@ -153,16 +151,15 @@ def train_net(
     return net, result
 
 
-def run(params: Params, arch: str) -> dict:
-    cfg, name = params.cnn.arch(arch), model_name(arch)
+def run(params: Params, arch: str) -> ModelMetrics:
+    cfg, name = getattr(params.cnn, arch), model_name(arch)
     runtime = resolve_runtime(
         params.cnn.device, params.cnn.threads, params.cnn.bf16, params.cnn.channels_last
     )
-    out = artifacts.model_dir(name)
-    out.mkdir(parents=True, exist_ok=True)
+    paths.model_dir(name).mkdir(parents=True, exist_ok=True)
     data = StageData.load(cfg.augmentation, runtime.device)
-    net, result = train_net(params, arch, data, runtime, out)
-    model_bytes = save_model(out / MODEL_FILE, net, arch, cfg.crop, data.norm)
+    net, result = train_net(params, arch, data, runtime)
+    model_bytes = save_model(paths.cnn_weights(name), net, arch, cfg.crop, data.norm)
     write_history(arch, result.history)
 
     test = data.tables["test"]
@@ -177,56 +174,64 @@ def run(params: Params, arch: str) -> dict:
         "device": runtime.describe(),
     }
     n_boot, seed = params.evaluate.n_boot, params.seed
-    metrics = {
-        "data": layout.data_source(),
-        "model": name,
-        "feature_set": "pixels",
-        "augmentation": cfg.augmentation,
-        "params": described,
-        "fit_seconds": round(result.seconds, 3),
-        "model_bytes": model_bytes,
-        "predict_ms_per_image": ten_ms,
-        "test": score_predictions(y_true, ten_pred, usage, n_boot, seed),
-        "test_center_crop": score_predictions(y_true, center_pred, usage, n_boot, seed),
-        "status": "ok",
-    }
-    write_confusion(name, y_true, ten_pred)
-    log_wrote(write_json(artifacts.metrics_path(name), metrics))
-    info = {
-        "model": name,
-        "status": "ok",
-        "params": described,
-        "fit_seconds": metrics["fit_seconds"],
-        "model_bytes": model_bytes,
-        "train_rows": len(data.train),
-        "epochs_run": len(result.history),
-        "resumed_at_epoch": result.resumed_at,
-        "best_epoch": result.best_epoch,
-        "best_dev_accuracy": result.best_dev_accuracy,
-        "predict_ms_per_image": {"ten_crop": ten_ms, "center_crop": center_ms},
-    }
-    log_wrote(write_json(out / artifacts.TRAIN_INFO, info))
+    metrics = ModelMetrics(
+        data=DataSource.read(paths.SOURCE_FILE),
+        model=name,
+        feature_set="pixels",
+        augmentation=cfg.augmentation,
+        params=described,
+        fit_seconds=round(result.seconds, 3),
+        model_bytes=model_bytes,
+        predict_ms_per_image=ten_ms,
+        test=score_predictions(y_true, ten_pred, usage, n_boot, seed),
+        test_center_crop=score_predictions(y_true, center_pred, usage, n_boot, seed),
+        status="ok",
+    )
+    path = write_predictions(paths.confusion(name), y_true, ten_pred)
+    log_wrote(path, f"{len(y_true)} predictions")
+    log_wrote(metrics.write(paths.metrics(name)))
+    record = CnnTrainRecord(
+        model=name,
+        status="ok",
+        params=described,
+        fit_seconds=metrics.fit_seconds,
+        model_bytes=model_bytes,
+        train_rows=len(data.train),
+        epochs_run=len(result.history),
+        resumed_at_epoch=result.resumed_at,
+        best_epoch=result.best_epoch,
+        best_dev_accuracy=result.best_dev_accuracy,
+        predict_ms_per_image={"ten_crop": ten_ms, "center_crop": center_ms},
+    )
+    log_wrote(record.write(paths.train_record(name)))
     # Done: a later run with the same settings must retrain, not resume.
-    (out / CHECKPOINT_FILE).unlink(missing_ok=True)
+    paths.cnn_checkpoint(name).unlink(missing_ok=True)
     return metrics
 
 
 def main(params: Params, arch: str) -> None:
     with stage(f"cnn {arch}") as log:
         metrics = run(params, arch)
-        for key, label in (("test", "10-crop"), ("test_center_crop", "centre crop")):
-            scores = metrics[key]
+        for label, scores in (("10-crop", metrics.test), ("centre crop", metrics.test_center_crop)):
             public, private = (
-                scores[s]["accuracy"] if scores[s] else float("nan") for s in ("public", "private")
+                s.accuracy if s else float("nan") for s in (scores.public, scores.private)
             )
             log.info(
                 "cnn %s %s: test accuracy %.4f (95%% CI %s), PublicTest %.4f, PrivateTest %.4f, "
                 "macro-F1 %.4f",
                 arch,
                 label,
-                scores["all"]["accuracy"],
-                scores["all"]["accuracy_ci95"],
+                scores.all.accuracy,
+                scores.all.accuracy_ci95,
                 public,
                 private,
-                scores["all"]["macro_f1"],
+                scores.all.macro_f1,
             )
+
+
+def cli(argv: list[str] | None = None) -> int:
+    return run_stage("cnn", main, argv, "a CNN architecture (cnn.archs)", ARCHITECTURES)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

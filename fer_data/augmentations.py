@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.faces import EMOTIONS
+from fer_data.faces import EMOTIONS
 
 
 def balanced_copies(

@@ -6,6 +6,7 @@ feature store described in :mod:`features.store` plus ``metrics/features.json`` 
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -14,18 +15,19 @@ from tqdm import tqdm
 
 from features.hog import hog_features
 from features.landmarks import landmark_features
-from features.store import ROWS_FILE, save_array, save_rows
-from pipeline import layout
-from pipeline.atomic import write_json
-from pipeline.faces import FaceTable, read_faces
+from features.store import save_array, save_rows
+from fer_data.atomic import write_json
+from fer_data.faces import FaceTable, read_faces
+from fer_data.logs import get_logger, log_read, log_wrote, stage
+from pipeline import paths
 from pipeline.params import FeatureParams, Params
-from pipeline.stage_log import get_logger, log_read, log_wrote, stage
+from pipeline.runner import run_stage
 
 
 def split_sources(params: Params) -> dict:
-    sources = {name: layout.INGESTED_DIR / f"{name}.feather" for name in ("train", "dev", "test")}
+    sources = {name: paths.ingested(name) for name in paths.SPLITS}
     for mode in params.augment.modes:
-        sources[f"aug_{mode}"] = layout.AUGMENTED_DIR / f"{mode}.feather"
+        sources[f"aug_{mode}"] = paths.augmented(mode)
     return sources
 
 
@@ -68,9 +70,9 @@ def run(params: Params) -> dict:
         log_read(path, f"{len(table)} images")
         metrics.setdefault("data", table.meta)
         arrays, seconds = extract(table, params.features, split)
-        out_dir = layout.FEATURES_DIR / split
+        out_dir = paths.FEATURES_DIR / split
         for name, array in arrays.items():
-            save_array(out_dir / f"{name}.npy", array)
+            save_array(out_dir, name, array)
         rows = pd.DataFrame(
             {
                 "row_id": table.row_id,
@@ -79,7 +81,7 @@ def run(params: Params) -> dict:
                 "usage": table.usage,
             }
         )
-        save_rows(out_dir / ROWS_FILE, rows)
+        save_rows(out_dir, rows)
         log_wrote(out_dir, ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
         metrics["splits"][split] = {"rows": len(table)} | {
             f"{k}_dim": int(v.shape[1]) for k, v in arrays.items()
@@ -89,7 +91,7 @@ def run(params: Params) -> dict:
     metrics["seconds"] = {k: round(v, 2) for k, v in metrics["seconds"].items()}
     metrics["seconds"]["total"] = round(time.perf_counter() - started, 2)
     metrics["landmarks"] = params.features.landmarks.model_dump()
-    log_wrote(write_json(layout.METRICS_DIR / "features.json", metrics))
+    log_wrote(write_json(paths.stage_metrics("features"), metrics))
     return metrics
 
 
@@ -97,3 +99,11 @@ def main(params: Params) -> None:
     with stage("features"):
         metrics = run(params)
         get_logger().info("features: %s", metrics["seconds"])
+
+
+def cli(argv: list[str] | None = None) -> int:
+    return run_stage("features", main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

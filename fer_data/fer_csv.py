@@ -18,7 +18,8 @@ import numba
 import numpy as np
 import pandas as pd
 
-from pipeline.faces import IMAGE_SIDE, N_PIXELS, USAGES
+from fer_data.errors import DataError
+from fer_data.faces import IMAGE_SIDE, N_PIXELS, USAGES
 
 EXPECTED_HEADER = "emotion,pixels,Usage"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -35,10 +36,6 @@ REASONS = {
     7: f"unknown Usage (expected one of {', '.join(USAGES)})",
     8: "empty line",
 }
-
-
-class DataError(ValueError):
-    """The input file cannot be read as FER2013; the message names the file and the problem."""
 
 
 @dataclass(frozen=True)

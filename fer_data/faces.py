@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from pipeline.atomic import atomic_path
+from fer_data.atomic import atomic_path
 
 IMAGE_SIDE = 48
 N_PIXELS = IMAGE_SIDE * IMAGE_SIDE

@@ -1,40 +1,45 @@
 """Stage ``ingest``: the FER2013 CSV (or the synthetic demo set) becomes validated feather tables.
 
-Reads ``data.csv`` (plain or gzip) and writes ``data/ingested/{train,dev,test}.feather``, the
+Reads ``data.path`` (plain or gzip) and writes ``data/ingested/{train,dev,test}.feather``, the
 rejected rows in ``data/ingested/rejects.csv``, where the data came from in
 ``data/ingested/source.json``, and counts in ``metrics/ingest.json``.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from pipeline import layout
-from pipeline.atomic import atomic_path, write_json
-from pipeline.faces import FaceTable, write_faces
-from pipeline.fer_csv import DataError, ParsedCSV, read_fer2013
+from fer_data.atomic import atomic_path, write_json
+from fer_data.errors import DataError
+from fer_data.faces import FaceTable, write_faces
+from fer_data.fer_csv import ParsedCSV, read_fer2013
+from fer_data.logs import get_logger, log_read, log_wrote, stage
+from fer_data.records import DataSource
+from fer_data.splits import blank_mask, class_counts, dev_split, duplicate_stats
+from fer_data.synthetic import SYNTHETIC_NOTICE, synthetic_fer2013_csv
+from pipeline import paths
 from pipeline.params import DataParams, Params
-from pipeline.splits import blank_mask, class_counts, dev_split, duplicate_stats
-from pipeline.stage_log import get_logger, log_read, log_wrote, stage
-from pipeline.synthetic import SYNTHETIC_NOTICE, synthetic_fer2013_csv
+from pipeline.runner import run_stage
 
 
 def resolve_source(data: DataParams) -> tuple[str, Path | None]:
     """``("csv", path)`` or ``("synthetic", None)`` following ``data.source``."""
     if data.source == "synthetic":
         return "synthetic", None
-    candidates = [data.csv]
-    if data.csv.suffix != ".gz":
-        candidates.append(data.csv.with_name(data.csv.name + ".gz"))
+    csv = data.path / paths.DEFAULT_CSV.name if data.path.is_dir() else data.path
+    candidates = [csv]
+    if csv.suffix != ".gz":
+        candidates.append(csv.with_name(csv.name + ".gz"))
     found = next((p for p in candidates if p.is_file()), None)
     if found is not None:
         return "csv", found
     if data.source == "csv":
-        read_fer2013(data.csv)  # raises the 'file not found, put your download here' error
+        read_fer2013(csv)  # raises the 'file not found, put your download here' error
     return "synthetic", None
 
 
@@ -56,7 +61,7 @@ def _load(data: DataParams, seed: int) -> tuple[str, Path | None, ParsedCSV]:
 
 
 def _write_rejects(parsed: ParsedCSV, max_fraction: float, origin: str) -> dict:
-    path = layout.INGESTED_DIR / "rejects.csv"
+    path = paths.REJECTS_FILE
     with atomic_path(path) as tmp:
         parsed.rejects.to_csv(tmp, index=False)
     log_wrote(path, f"{len(parsed.rejects)} rejected rows")
@@ -101,12 +106,12 @@ def run(params: Params) -> dict:
     started = time.perf_counter()
     source, path, parsed = _load(params.data, params.seed)
     origin = str(path) if path else "synthetic demo set"
-    info = {
-        "source": source,
-        "synthetic": source == "synthetic",
-        "path": str(path) if path else None,
-        "notice": SYNTHETIC_NOTICE if source == "synthetic" else "",
-    }
+    info = DataSource(
+        source=source,
+        synthetic=source == "synthetic",
+        path=str(path) if path else None,
+        notice=SYNTHETIC_NOTICE if source == "synthetic" else "",
+    )
     rejects = _write_rejects(parsed, params.data.max_reject_fraction, origin)
     splits, blanks = _assign_splits(parsed, params)
 
@@ -125,25 +130,25 @@ def run(params: Params) -> dict:
             emotion=parsed.emotion[index],
             usage=parsed.usage[index],
             images=parsed.images[index],
-            meta=info,
+            meta=info.to_json(),
         )
-        out = write_faces(table, layout.INGESTED_DIR / f"{name}.feather")
+        out = write_faces(table, paths.ingested(name))
         log_wrote(out, f"{len(table)} rows")
         counts[name] = class_counts(table.emotion)
         if name == "test":
             for usage, key in (("PublicTest", "test_public"), ("PrivateTest", "test_private")):
                 counts[key] = class_counts(table.emotion[table.usage == usage])
 
-    log_wrote(write_json(layout.SOURCE_FILE, info))
+    log_wrote(info.write(paths.SOURCE_FILE))
     metrics = {
-        "data": info,
+        "data": info.to_json(),
         "rows": {"read": parsed.n_rows, "accepted": len(parsed.row_id), **rejects},
         "blank_images": blanks,
         "splits": counts,
         "duplicates": duplicates,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    log_wrote(write_json(layout.METRICS_DIR / "ingest.json", metrics))
+    log_wrote(write_json(paths.stage_metrics("ingest"), metrics))
     return metrics
 
 
@@ -158,3 +163,11 @@ def main(params: Params) -> None:
         )
         if metrics["data"]["synthetic"]:
             announce_synthetic()
+
+
+def cli(argv: list[str] | None = None) -> int:
+    return run_stage("ingest", main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_path
+from fer_data.atomic import atomic_path
 
 SYNTHETIC_NOTICE: str = (
     "SYNTHETIC DEMO DATA: these are procedurally drawn cartoon faces, not FER2013, so every number "

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from pipeline.faces import EMOTIONS
+from fer_data.faces import EMOTIONS
 
 
 @numba.njit(cache=True, parallel=True)

@@ -1,0 +1,77 @@
+"""Typed records: the JSON files one stage writes and another reads.
+
+A record is a pydantic model that validates on read, so a file written by another version of the
+code, or edited by hand, fails with its path and the offending key instead of a ``KeyError``
+three modules later. Optional keys that a writer left out stay out of the file (``exclude_unset``),
+so the JSON holds exactly what the writer set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fer_data.atomic import write_json
+
+
+class RecordError(ValueError):
+    """A record file is missing, is not JSON, or does not have the expected keys and types."""
+
+
+class Record(BaseModel):
+    """Base of every record: unknown keys are errors; :meth:`read` and :meth:`write` do the I/O."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Self:
+        """Read and validate ``path``.
+
+        Raises
+        ------
+        RecordError
+            The file does not exist (naming the stage to run is the caller's job: the message
+            says which file), is not JSON, or does not match this record's fields.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise RecordError(f"{path} does not exist; run the stage that writes it first")
+        try:
+            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"{path}: not valid JSON ({exc})") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '<top level>'}: {e['msg']}" for e in exc.errors()
+            )
+            raise RecordError(
+                f"{path}: not a {cls.__name__} record ({problems}); it was written by another "
+                "version of ferbench: rerun `dvc repro`"
+            ) from None
+
+    @classmethod
+    def read_optional(cls, path: str | os.PathLike[str]) -> Self | None:
+        """:meth:`read`, or ``None`` when the file does not exist (a stage that has not run)."""
+        return cls.read(path) if Path(path).exists() else None
+
+    def to_json(self) -> dict:
+        """The record as JSON-ready data: the keys the writer set, in field order."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the record atomically (see :func:`fer_data.atomic.write_json`)."""
+        return write_json(path, self.to_json())
+
+
+class DataSource(Record):
+    """What the ingested data came from (``data/ingested/source.json``); every metrics file
+    copies it so that numbers from the synthetic demo set say so."""
+
+    source: str  # "csv" or "synthetic"
+    synthetic: bool
+    path: str | None
+    notice: str  # the synthetic banner, "" for real data

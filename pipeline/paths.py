@@ -1,0 +1,113 @@
+"""Every path the pipeline reads or writes, declared once (relative to the repository root, where
+DVC runs the stages). No other module holds a path literal: stages ask here and hand the paths
+down to ``features``, ``models`` and ``reports``, which take them as arguments.
+
+Generated files never land in code folders: data under ``data/``, models and searches under
+``artifacts/``, metrics JSON under ``metrics/``, the HTML report and plots under ``results/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS_FILE = Path("params.yaml")
+DVC_FILE = Path("dvc.yaml")
+DVC_LOCK = Path("dvc.lock")
+
+# --- data -----------------------------------------------------------------------------------------
+DATA_DIR = Path("data")
+RAW_DIR = DATA_DIR / "raw"
+DEFAULT_CSV = RAW_DIR / "fer2013.csv"  # where `data.source: auto` looks (and its .gz)
+INGESTED_DIR = DATA_DIR / "ingested"
+SOURCE_FILE = INGESTED_DIR / "source.json"
+REJECTS_FILE = INGESTED_DIR / "rejects.csv"
+AUGMENTED_DIR = DATA_DIR / "augmented"
+FEATURES_DIR = DATA_DIR / "features"
+SPLITS = ("train", "dev", "test")
+
+# --- generated outputs ----------------------------------------------------------------------------
+ARTIFACTS_DIR = Path("artifacts")
+MODELS_DIR = ARTIFACTS_DIR / "models"
+SEARCH_DIR = ARTIFACTS_DIR / "search"
+METRICS_DIR = Path("metrics")
+MODEL_METRICS_DIR = METRICS_DIR / "models"
+RESULTS_DIR = Path("results")
+PLOTS_DIR = RESULTS_DIR / "plots"
+COMPETENCY_DIR = RESULTS_DIR / "competency"
+COMPETENCY_TABLE = RESULTS_DIR / "competency.csv"
+REPORT_DIR = RESULTS_DIR / "report"
+REPORT_FILE = REPORT_DIR / "index.html"
+LEADERBOARD_FILE = METRICS_DIR / "leaderboard.json"
+
+# What a run rewrites: these never make the code differ from its commit.
+GENERATED = (DATA_DIR, ARTIFACTS_DIR, METRICS_DIR, RESULTS_DIR, DVC_LOCK)
+
+
+def ingested(split: str) -> Path:
+    """``data/ingested/<split>.feather``: ``train``, ``dev`` or ``test``."""
+    return INGESTED_DIR / f"{split}.feather"
+
+
+def augmented(mode: str) -> Path:
+    """``data/augmented/<mode>.feather``: one augmented training set per ``augment.modes`` entry."""
+    return AUGMENTED_DIR / f"{mode}.feather"
+
+
+def stage_metrics(stage: str) -> Path:
+    """``metrics/<stage>.json`` of the data stages (ingest, augment, features)."""
+    return METRICS_DIR / f"{stage}.json"
+
+
+# --- per model (classical model keys, or cnn_<arch>) ----------------------------------------------
+
+
+def search_dir(model: str) -> Path:
+    return SEARCH_DIR / model
+
+
+def best_params(model: str) -> Path:
+    return search_dir(model) / "best_params.json"
+
+
+def trials(model: str) -> Path:
+    return search_dir(model) / "trials.csv"
+
+
+def model_dir(model: str) -> Path:
+    return MODELS_DIR / model
+
+
+def model_file(model: str) -> Path:
+    """The fitted classical pipeline (joblib)."""
+    return model_dir(model) / "model.joblib"
+
+
+def cnn_weights(model: str) -> Path:
+    """The CNN's weights chosen on dev (or fine-tuned from them), with its crop and normaliser."""
+    return model_dir(model) / "model.pt"
+
+
+def cnn_checkpoint(model: str) -> Path:
+    """Where an interrupted CNN run resumes from."""
+    return model_dir(model) / "checkpoint.pt"
+
+
+def train_record(model: str) -> Path:
+    return model_dir(model) / "train.json"
+
+
+def metrics(model: str) -> Path:
+    return MODEL_METRICS_DIR / f"{model}.json"
+
+
+def confusion(model: str) -> Path:
+    """Per-image test predictions (DVC's confusion-matrix plot reads them)."""
+    return PLOTS_DIR / "confusion" / f"{model}.csv"
+
+
+def cnn_history(arch: str) -> Path:
+    return PLOTS_DIR / "cnn" / f"{arch}_history.csv"
+
+
+def competency(model: str) -> Path:
+    return COMPETENCY_DIR / f"{model}.json"
