@@ -67,9 +67,7 @@ def decode_images(residuals: np.ndarray) -> np.ndarray:
 
 def pack(workdir: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    tables = {
-        name: read_faces(workdir / paths.INGESTED_DIR / f"{name}.feather") for name in SPLITS
-    }
+    tables = {name: read_faces(workdir / paths.INGESTED_DIR / f"{name}.feather") for name in SPLITS}
     columns: dict[str, np.ndarray] = {}
     for name, table in tables.items():
         columns[f"{name}_row_id"], columns[f"{name}_aug"] = table.row_id, table.aug_index

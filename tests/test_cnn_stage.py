@@ -103,7 +103,8 @@ def test_history_model_and_confusion_are_written(cnn_run) -> None:
     assert history["epoch"].tolist() == [1, 2, 3] and history["finetune"].tolist() == [0, 0, 1]
     saved = torch.load(workdir / paths.cnn_weights("cnn_mini_xception"), weights_only=True)
     assert saved["arch"] == "mini_xception" and saved["crop"] == 32
-    assert not (workdir / paths.cnn_checkpoint("cnn_mini_xception")).exists()  # finished: nothing left to resume
+    # Finished: nothing left to resume.
+    assert not (workdir / paths.cnn_checkpoint("cnn_mini_xception")).exists()
     info = json.loads((workdir / paths.train_record("cnn_mini_xception")).read_text())
     assert info["epochs_run"] == 3 and info["best_epoch"] in (1, 2)
     confusion = pd.read_csv(workdir / paths.confusion("cnn_mini_xception"))

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from fer_data.errors import DataError
-from fer_data.records import DataSource
 from fer_data.faces import EMOTIONS, read_faces
+from fer_data.records import DataSource
 from pipeline import paths
 from pipeline.stages import ingest
 from tests.stage_helpers import make_params, stage_run
@@ -36,10 +36,7 @@ def test_real_sample_splits_are_stratified_disjoint_and_exact(
 ) -> None:
     params = make_params(workdir, {"data.path": str(fer2013_sample_csv), "data.dev_fraction": 0.2})
     metrics = stage_run(ingest, params)
-    tables = {
-        name: read_faces(paths.ingested(name))
-        for name in ("train", "dev", "test")
-    }
+    tables = {name: read_faces(paths.ingested(name)) for name in ("train", "dev", "test")}
 
     ids = [set(t.row_id.tolist()) for t in tables.values()]
     assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
@@ -81,9 +78,7 @@ def test_blank_images_dropped_from_train_and_kept_in_test_by_choice(
 
     metrics = ingest.run(make_params(workdir, {"data.path": str(csv)}))
     assert metrics["blank_images"]["training_dropped"] >= 2
-    train_dev = np.concatenate(
-        [read_faces(paths.ingested(s)).row_id for s in ("train", "dev")]
-    )
+    train_dev = np.concatenate([read_faces(paths.ingested(s)).row_id for s in ("train", "dev")])
     assert n not in train_dev and n + 1 not in train_dev
     assert n + 2 in read_faces(paths.ingested("test")).row_id
 
