@@ -21,7 +21,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
-from fer_data.faces import EMOTIONS
 from models.hyper import Hyper
 from models.spec import BuildOptions, ModelSpec, Reporter, preprocess
 
@@ -49,6 +48,9 @@ DEFAULTS = {
     "device": "cpu",
 }
 REPORT_EVERY = 10  # boosting rounds between two reports to the search
+# The label space: FER2013's seven emotions (fer_data.faces.EMOTIONS; not imported, so this
+# model's stages do not depend on the face-table module; tests/test_cases.py checks they agree).
+N_CLASSES = 7
 
 
 class AllClassesXGB(ClassifierMixin, BaseEstimator):
@@ -60,18 +62,18 @@ class AllClassesXGB(ClassifierMixin, BaseEstimator):
     booster : xgboost.XGBClassifier
         The unfitted booster (its parameters are reachable as ``booster__<name>``).
     n_classes : int
-        Size of the label space (7 for FER2013).
+        Size of the label space (7 for FER2013); a larger label seen in training widens it.
 
     Attributes
     ----------
     classes_ : np.ndarray
-        int64 (n_classes,): every class code, present in training or not.
+        int64 (n_classes,): every class code 0..n_classes-1, present in training or not.
     present_ : np.ndarray
         int64 (k,): the class codes seen in training, sorted; the booster's label j is
         ``present_[j]``.
     """
 
-    def __init__(self, booster: Any = None, n_classes: int = len(EMOTIONS)) -> None:
+    def __init__(self, booster: Any = None, n_classes: int = N_CLASSES) -> None:
         self.booster = booster
         self.n_classes = n_classes
 
@@ -86,7 +88,7 @@ class AllClassesXGB(ClassifierMixin, BaseEstimator):
         """
         y = np.asarray(y, np.int64)
         self.present_ = np.unique(y)
-        self.classes_ = np.arange(self.n_classes)
+        self.classes_ = np.arange(max(self.n_classes, int(self.present_[-1]) + 1))
         if "eval_set" in fit_params:
             evals = []
             for x_val, y_val in fit_params["eval_set"]:
@@ -102,9 +104,9 @@ class AllClassesXGB(ClassifierMixin, BaseEstimator):
         return self.present_[np.asarray(self.booster.predict(x), np.int64)]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """float (n, n_classes): zeros in the columns of classes absent from training."""
+        """float (n, len(classes_)): zeros in the columns of classes absent from training."""
         proba = self.booster.predict_proba(x)
-        out = np.zeros((len(proba), self.n_classes), proba.dtype)
+        out = np.zeros((len(proba), len(self.classes_)), proba.dtype)
         out[:, self.present_] = proba
         return out
 

@@ -306,7 +306,7 @@ def test_every_model_trains_and_predicts_without_the_class(missing_store: Path, 
     assert set(predicted.tolist()) <= set(np.unique(y).tolist())  # original codes, never Disgust
     if model == "xgboost":
         proba = pipeline.predict_proba(x_test)
-        assert proba.shape == (len(x_test), 7)
+        assert proba.shape == (len(x_test), len(EMOTIONS))
         assert np.all(proba[:, DISGUST] == 0) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
         np.testing.assert_array_equal(proba.argmax(axis=1), predicted)
 
