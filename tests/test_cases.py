@@ -286,7 +286,7 @@ def test_class_missing_in_train_is_a_loud_warning(workdir: Path) -> None:
 SMALL = {
     "gnb": {"pca_components": 0},
     "knn": {"n_neighbors": 1},
-    "mlp": {"width": 32, "max_iter": 20, "validation_fraction": 0.3},
+    "mlp": {"width": 32, "max_iter": 20, "validation_fraction": 0.3, "batch_size": 16},
     "rf": {"n_estimators": 20},
     "adaboost": {"n_estimators": 10},
     "lightgbm": {"n_estimators": 10, "min_child_samples": 2},
