@@ -38,37 +38,36 @@ import numpy as np
 import pandas as pd
 
 from fer_data.errors import DataError
-from fer_data.faces import IMAGE_SIDE
+from fer_data.faces import EMOTIONS, IMAGE_SIDE
 from fer_data.logs import get_logger
-from fer_data.readers.decode import SIDE, decode_chunk
+from fer_data.readers.decode import (
+    BAD_FORMAT,
+    SIDE,
+    UNREADABLE,
+    WRONG_SIZE,
+    decode_chunk,
+)
 from fer_data.readers.result import REJECT_COLUMNS, ParsedFaces
 from fer_data.readers.sniff import TEST, TRAIN, image_folder_parts
 
-# Folder name (lower case) -> FER2013 class code (fer_data.faces.EMOTIONS order).
-EMOTION_FOLDERS = {
-    "angry": 0,
-    "disgust": 1,
-    "fear": 2,
-    "happy": 3,
-    "sad": 4,
-    "surprise": 5,
-    "neutral": 6,
-}
+# Folder name (lower case) -> FER2013 class code: angry 0, disgust 1, ... neutral 6.
+EMOTION_FOLDERS = {name.lower(): code for code, name in enumerate(EMOTIONS)}
 TEST_PREFIXES = (("publictest_", "PublicTest"), ("privatetest_", "PrivateTest"))
 UNPREFIXED_USAGE = "PublicTest"
 PARALLEL_MIN = 2000  # fewer files are decoded in-process: a worker start costs more
 CHUNK = 256  # files per task: small enough to balance two workers
 
-assert SIDE == IMAGE_SIDE
+if SIDE != IMAGE_SIDE:  # the worker module keeps its own copy, to import nothing heavy
+    raise ImportError(f"fer_data.readers.decode.SIDE={SIDE} differs from IMAGE_SIDE={IMAGE_SIDE}")
 
 REASONS = {
     "folder": "unknown emotion folder (expected angry, disgust, fear, happy, sad, surprise or "
     "neutral, in any case)",
     "place": "not inside an emotion folder (expected train/<emotion>/<image> or "
     "test/<emotion>/<image>)",
-    1: "unreadable image",
-    2: "wrong size (expected 48x48; data.resize_images: true resizes it)",
-    3: "unsupported pixel format (expected 8-bit grayscale or colour)",
+    UNREADABLE: "unreadable image",
+    WRONG_SIZE: "wrong size (expected 48x48; data.resize_images: true resizes it)",
+    BAD_FORMAT: "unsupported pixel format (expected 8-bit grayscale or colour)",
 }
 _DIGITS = re.compile(r"(\d+)")
 
