@@ -75,3 +75,20 @@ class DataSource(Record):
     synthetic: bool
     path: str | None
     notice: str  # the synthetic banner, "" for real data
+
+
+# Images per class name, plus "total" (fer_data.splits.class_counts).
+ClassCounts = dict[str, int]
+
+
+class AugmentModeCounts(Record):
+    added: ClassCounts  # augmented copies made, per class
+    after: ClassCounts  # training split plus those copies, per class
+
+
+class AugmentMetrics(Record):
+    """``metrics/augment.json``: the training split's classes and each mode's copies."""
+
+    data: DataSource
+    train: ClassCounts
+    modes: dict[str, AugmentModeCounts]

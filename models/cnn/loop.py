@@ -130,6 +130,46 @@ def _state_dict_copy(net: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
+def _start_or_resume(
+    net: nn.Module, cfg: Recipe, runtime: Runtime, checkpoint: Path, fingerprint: str
+) -> tuple[dict[str, Any], torch.optim.Optimizer]:
+    """A fresh training state and optimizer, or the ones saved in ``checkpoint`` for this run."""
+    optimizer = make_optimizer(net, cfg, cfg.lr, runtime)
+    state: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "epoch": 0,
+        "phase": "main",
+        "best": {"epoch": 0, "dev_acc": -1.0, "state": _state_dict_copy(net)},
+        "history": [],
+        "seconds": 0.0,
+    }
+    saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
+    if saved is None:
+        return state, optimizer
+    net.load_state_dict(saved["net"])
+    if saved["phase"] == "finetune":
+        optimizer = make_optimizer(net, cfg, cfg.finetune_lr, runtime)
+    optimizer.load_state_dict(saved["optimizer"])
+    total = cfg.epochs + cfg.finetune_epochs
+    get_logger().info("resuming from %s after epoch %d of %d", checkpoint, saved["epoch"], total)
+    return saved, optimizer
+
+
+def _log_epoch(record: dict[str, float], total_epochs: int) -> None:
+    get_logger().info(
+        "epoch %d/%d%s: train loss %.4f acc %.4f | dev loss %.4f acc %.4f | lr %.2e | %.1f s",
+        record["epoch"],
+        total_epochs,
+        " (fine-tune, dev in training)" if record["finetune"] else "",
+        record["train_loss"],
+        record["train_acc"],
+        record["dev_loss"],
+        record["dev_acc"],
+        record["lr"],
+        record["seconds"],
+    )
+
+
 def fit(
     net: nn.Module,
     cfg: Recipe,
@@ -148,39 +188,19 @@ def fit(
 ) -> FitResult:
     """Train ``net`` in place; it ends with the weights chosen on dev (or fine-tuned from them).
 
+    ``cfg.epochs`` epochs of SGD on ``train`` (random crops and mirrors, cosine learning rate per
+    step), keeping the weights of the epoch with the best dev accuracy; then, if
+    ``cfg.finetune_epochs``, that many epochs on train + dev from those weights at
+    ``cfg.finetune_lr``. ``weights``: float32 (n_classes,) class weights of the loss, or None.
     Resumes from ``checkpoint`` when it holds a run with this ``fingerprint``, and saves there at
     most every ``checkpoint_every_s`` seconds and at the end of each phase.
     """
-    log = get_logger()
     net.to(runtime.device, memory_format=runtime.memory_format())
     weights = None if weights is None else weights.to(runtime.device)
     main_steps = len(batch_starts(len(train), cfg.batch_size))
     total_epochs = cfg.epochs + cfg.finetune_epochs
-
-    optimizer = make_optimizer(net, cfg, cfg.lr, runtime)
-    state: dict[str, Any] = {
-        "fingerprint": fingerprint,
-        "epoch": 0,
-        "phase": "main",
-        "best": {"epoch": 0, "dev_acc": -1.0, "state": _state_dict_copy(net)},
-        "history": [],
-        "seconds": 0.0,
-    }
-    saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
-    if saved is not None:
-        state = saved
-        net.load_state_dict(saved["net"])
-        if state["phase"] == "finetune":
-            optimizer = make_optimizer(net, cfg, cfg.finetune_lr, runtime)
-        optimizer.load_state_dict(saved["optimizer"])
-        log.info("resuming from %s after epoch %d of %d", checkpoint, state["epoch"], total_epochs)
+    state, optimizer = _start_or_resume(net, cfg, runtime, checkpoint, fingerprint)
     resumed_at = state["epoch"]
-
-    def save() -> None:
-        save_checkpoint(
-            checkpoint, {**state, "net": net.state_dict(), "optimizer": optimizer.state_dict()}
-        )
-
     train_dev = train.concat(dev) if cfg.finetune_epochs else train
     last_save = time.perf_counter()
     for epoch in range(state["epoch"], total_epochs):
@@ -191,10 +211,16 @@ def fit(
             net.load_state_dict(state["best"]["state"])
             optimizer = make_optimizer(net, cfg, cfg.finetune_lr, runtime)
             state["phase"] = "finetune"
-        data = train_dev if finetune else train
-        lr_at = lr_schedule(cfg, epoch, main_steps)
         train_loss, train_acc = train_epoch(
-            net, optimizer, data, cfg, norm, runtime, epoch_seed(seed, epoch), lr_at, weights
+            net,
+            optimizer,
+            train_dev if finetune else train,
+            cfg,
+            norm,
+            runtime,
+            epoch_seed(seed, epoch),
+            lr_schedule(cfg, epoch, main_steps),
+            weights,
         )
         dev_loss, dev_acc = evaluate(net, dev, cfg.crop, norm, runtime, eval_batch_size)
         if not finetune and dev_acc > state["best"]["dev_acc"]:
@@ -213,33 +239,16 @@ def fit(
         }
         state["history"].append(record)
         state["epoch"] = epoch + 1
-        log.info(
-            "epoch %d/%d%s: train loss %.4f acc %.4f | dev loss %.4f acc %.4f | lr %.2e | %.1f s",
-            epoch + 1,
-            total_epochs,
-            " (fine-tune, dev in training)" if finetune else "",
-            train_loss,
-            train_acc,
-            dev_loss,
-            dev_acc,
-            record["lr"],
-            seconds,
-        )
-        if time.perf_counter() - last_save >= checkpoint_every_s or epoch + 1 in (
-            cfg.epochs,
-            total_epochs,
-        ):
-            save()
+        _log_epoch(record, total_epochs)
+        phase_end = epoch + 1 in (cfg.epochs, total_epochs)
+        if phase_end or time.perf_counter() - last_save >= checkpoint_every_s:
+            state_to_save = {**state, "net": net.state_dict(), "optimizer": optimizer.state_dict()}
+            save_checkpoint(checkpoint, state_to_save)
             last_save = time.perf_counter()
         if on_epoch is not None:
             on_epoch(record)
 
     if cfg.finetune_epochs == 0:
         net.load_state_dict(state["best"]["state"])
-    return FitResult(
-        state["history"],
-        state["best"]["epoch"],
-        state["best"]["dev_acc"],
-        state["seconds"],
-        resumed_at,
-    )
+    best = state["best"]
+    return FitResult(state["history"], best["epoch"], best["dev_acc"], state["seconds"], resumed_at)
