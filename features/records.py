@@ -8,6 +8,8 @@ from fer_data.records import DataSource, Record
 
 
 class SplitFeatures(Record):
+    """Rows and feature dimensions of one split of the feature store."""
+
     rows: int
     hog_dim: int
     landmarks_dim: int

@@ -19,7 +19,23 @@ _BOOT_CHUNK = 100  # resamples per bincount: bounds memory at ~100 x n indices
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """7 x 7 counts, rows actual, columns predicted."""
+    """7 x 7 counts, rows actual, columns predicted.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of shape (n,), int
+        Class codes 0-6.
+
+    Returns
+    -------
+    ndarray of shape (7, 7), int64
+        ``cm[i, j]``: rows of true class i predicted as j.
+
+    Raises
+    ------
+    ValueError
+        If a code is negative or above 6 (from ``np.bincount`` or the reshape).
+    """
     codes = np.asarray(y_true, np.int64) * N_CLASSES + np.asarray(y_pred, np.int64)
     return np.bincount(codes, minlength=N_CLASSES**2).reshape(N_CLASSES, N_CLASSES)
 
@@ -62,7 +78,33 @@ def _bootstrap(
 
 def score_subset(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int, seed: int) -> Scores:
     """Accuracy, balanced accuracy, macro-F1 (with 95% bootstrap intervals), weighted P/R/F1,
-    per-class scores and the confusion matrix of int class codes ``y_true``, ``y_pred`` (n,)."""
+    per-class scores and the confusion matrix of int class codes ``y_true``, ``y_pred`` (n,).
+
+    The intervals are bootstrap percentile intervals (Efron & Tibshirani, "An Introduction to the
+    Bootstrap", 1993): ``n_boot`` resamples of the n rows with replacement, 2.5th and 97.5th
+    percentiles. Precision, recall and F1 of a class with a zero denominator are 0, as
+    scikit-learn's ``zero_division=0``.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n,), int
+        Class codes 0-6, n >= 1 when ``n_boot`` > 0.
+    n_boot : int
+        Bootstrap resamples; 0 skips the intervals.
+    seed : int
+        Seed of ``numpy.random.default_rng`` for the resamples.
+
+    Returns
+    -------
+    Scores
+        Every score in [0, 1]; intervals as ``[low, high]`` or None when ``n_boot`` is 0;
+        per-class scores keyed by emotion name; the confusion matrix as nested lists of int.
+
+    Raises
+    ------
+    ValueError
+        If a code is outside 0-6, or ``n_boot`` > 0 with no rows.
+    """
     cm = confusion(y_true, y_pred)
     support = cm.sum(axis=1)
     tp = np.diag(cm)
@@ -103,6 +145,22 @@ def score_predictions(
 
     ``y_true``, ``y_pred``: int class codes 0-6 of shape (n,); ``usage``: str (n,). A subset with
     no rows (e.g. a test split without PrivateTest) scores ``None``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of shape (n,), int
+        True and predicted class codes 0-6.
+    usage : array_like of shape (n,), str
+        ``"PublicTest"`` or ``"PrivateTest"`` per row (other values count in ``all`` only).
+    n_boot : int, default 1000
+        Bootstrap resamples per subset (see :func:`score_subset`); 0 skips the intervals.
+    seed : int, default 0
+        Seed of the ``all`` subset's resamples; ``public`` and ``private`` use seed + 1, + 2.
+
+    Returns
+    -------
+    TestScores
+        :func:`score_subset` of ``all``, ``public`` and ``private``.
 
     Raises
     ------

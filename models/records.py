@@ -21,6 +21,8 @@ Status = Literal["ok", "skipped", "disabled", "failed", "budget_exceeded"]
 
 
 class ClassScores(Record):
+    """Precision, recall, F1 (0-1) and support (rows) of one emotion class."""
+
     precision: float
     recall: float
     f1: float
@@ -69,6 +71,7 @@ class ModelMetrics(Record):
 
     @property
     def ok(self) -> bool:
+        """Whether the model ran and has scores for all test rows."""
         return self.status == "ok" and self.test is not None and self.test.all is not None
 
 

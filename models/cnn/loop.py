@@ -29,6 +29,8 @@ from models.cnn.recipe import Recipe
 
 @dataclass
 class FitResult:
+    """What :func:`fit` returns: per-epoch history, the dev-chosen epoch and the training time."""
+
     history: list[dict[str, float]]
     best_epoch: int
     best_dev_accuracy: float
@@ -37,12 +39,45 @@ class FitResult:
 
 
 def cosine_lr(step: int, total: int, high: float, low: float) -> float:
-    """Cosine from ``high`` at step 0 to ``low`` at the last of ``total`` steps."""
+    """Cosine from ``high`` at step 0 to ``low`` at the last of ``total`` steps.
+
+    Cosine annealing without restarts (Loshchilov & Hutter, "SGDR", ICLR 2017), per step; steps
+    past the last stay at ``low``.
+
+    Parameters
+    ----------
+    step : int
+        0-based step.
+    total : int
+        Number of steps of the schedule.
+    high, low : float
+        Learning rates at the first and the last step.
+
+    Returns
+    -------
+    float
+        The learning rate.
+    """
     return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * min(step / max(total - 1, 1), 1.0)))
 
 
 def lr_schedule(cfg: Recipe, epoch: int, steps_per_epoch: int) -> Callable[[int], float]:
-    """The learning rate at each step of ``epoch``: cosine over the main phase, then constant."""
+    """The learning rate at each step of ``epoch``: cosine over the main phase, then constant.
+
+    Parameters
+    ----------
+    cfg : Recipe
+        ``lr`` -> ``lr_min`` over ``epochs`` epochs, then ``finetune_lr``.
+    epoch : int
+        0-based epoch; epochs from ``cfg.epochs`` on are fine-tuning.
+    steps_per_epoch : int
+        Batches per main-phase epoch.
+
+    Returns
+    -------
+    callable
+        ``lr_at(step)`` for the 0-based step within the epoch.
+    """
     if epoch >= cfg.epochs:
         return lambda _step: cfg.finetune_lr
     offset, total = epoch * steps_per_epoch, cfg.epochs * steps_per_epoch
@@ -50,7 +85,20 @@ def lr_schedule(cfg: Recipe, epoch: int, steps_per_epoch: int) -> Callable[[int]
 
 
 def batch_starts(n: int, batch_size: int) -> list[int]:
-    """Batch start offsets; a last batch of one image is dropped (batch norm needs two)."""
+    """Batch start offsets; a last batch of one image is dropped (batch norm needs two).
+
+    Parameters
+    ----------
+    n : int
+        Rows in the epoch.
+    batch_size : int
+        Rows per batch.
+
+    Returns
+    -------
+    list of int
+        ``0, batch_size, 2 * batch_size, ...`` (a lone first batch is kept even with one row).
+    """
     starts = list(range(0, n, batch_size))
     if len(starts) > 1 and n - starts[-1] < 2:
         starts.pop()
@@ -58,10 +106,32 @@ def batch_starts(n: int, batch_size: int) -> list[int]:
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
+    """Seed of one epoch's shuffle, crops, mirrors and dropout: ``seed * 100003 + epoch``."""
     return seed * 100_003 + epoch
 
 
 def make_optimizer(net: nn.Module, cfg: Recipe, lr: float, runtime: Runtime) -> torch.optim.SGD:
+    """SGD over ``net``'s parameters with the recipe's momentum and weight decay.
+
+    Nesterov momentum only when ``cfg.nesterov`` and the momentum is positive; the fused
+    implementation on CUDA, torch's default otherwise.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Network to optimise.
+    cfg : Recipe
+        ``momentum``, ``nesterov``, ``weight_decay``.
+    lr : float
+        Initial learning rate (the loop sets it per step).
+    runtime : Runtime
+        Device of the parameters.
+
+    Returns
+    -------
+    torch.optim.SGD
+        The optimizer.
+    """
     return torch.optim.SGD(
         net.parameters(),
         lr=lr,
@@ -83,7 +153,39 @@ def train_epoch(
     lr_at: Callable[[int], float],
     weights: torch.Tensor | None,
 ) -> tuple[float, float]:
-    """One pass over ``data`` in random order; returns (mean loss, accuracy) on the crops seen."""
+    """One pass over ``data`` in random order; returns (mean loss, accuracy) on the crops seen.
+
+    Each image is seen once, as a random ``cfg.crop`` window (mirrored with probability 0.5 if
+    ``cfg.flip``); the loss is cross-entropy with ``cfg.label_smoothing`` and class
+    ``weights``. A last batch of one image is skipped (see :func:`batch_starts`).
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Trained in place (put in training mode).
+    optimizer : torch.optim.Optimizer
+        Its learning rate is set to ``lr_at(step)`` before each step.
+    data : Split
+        uint8 images (n, 48, 48) and int64 labels (n,) on the runtime's device.
+    cfg : Recipe
+        Batch size, crop, flip and label smoothing.
+    norm : Normalizer
+        Pixel standardisation.
+    runtime : Runtime
+        Device, autocast and memory format.
+    seed : int
+        Seeds the shuffle, windows and mirrors (a CPU generator) and torch's global RNG
+        (dropout).
+    lr_at : callable
+        Learning rate of each 0-based step.
+    weights : Tensor of shape (n_classes,), float32, or None
+        Class weights of the loss, on the runtime's device.
+
+    Returns
+    -------
+    loss, accuracy : float
+        Mean training loss (nats per image) and accuracy (0-1) over the images seen.
+    """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # dropout
     n = len(data)
@@ -118,7 +220,28 @@ def train_epoch(
 def evaluate(
     net: nn.Module, data: Split, crop: int, norm: Normalizer, runtime: Runtime, batch_size: int
 ) -> tuple[float, float]:
-    """(cross-entropy, accuracy) of the centre crops."""
+    """(cross-entropy, accuracy) of the centre crops.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Evaluated in eval mode (its training flag is restored).
+    data : Split
+        uint8 images (n, 48, 48) and int64 labels (n,), n >= 1.
+    crop : int
+        Side in pixels of the centre crop.
+    norm : Normalizer
+        Pixel standardisation.
+    runtime : Runtime
+        Device, autocast and memory format.
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    loss, accuracy : float
+        Mean unweighted cross-entropy (nats) and accuracy (0-1).
+    """
     logits = predict_logits(net, data.images, crop, norm, runtime, batch_size)
     labels = data.labels.cpu()
     return float(functional.cross_entropy(logits, labels)), float(
@@ -194,6 +317,48 @@ def fit(
     ``cfg.finetune_lr``. ``weights``: float32 (n_classes,) class weights of the loss, or None.
     Resumes from ``checkpoint`` when it holds a run with this ``fingerprint``, and saves there at
     most every ``checkpoint_every_s`` seconds and at the end of each phase.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Moved to the runtime's device and memory format, and trained in place.
+    cfg : Recipe
+        The training recipe.
+    train, dev : Split
+        uint8 images (n, 48, 48) and int64 labels on the runtime's device; dev picks the best
+        main-phase epoch (centre-crop accuracy) and joins training when fine-tuning.
+    norm : Normalizer
+        Pixel standardisation.
+    runtime : Runtime
+        Device, autocast and memory format.
+    seed : int
+        Base seed; epoch e uses :func:`epoch_seed` (seed, e).
+    checkpoint : pathlib.Path
+        Resume file (read, and written atomically).
+    fingerprint : str
+        :func:`models.cnn.checkpoint.fingerprint` of the settings and data.
+    eval_batch_size : int, default 512
+        Images per forward pass on dev.
+    checkpoint_every_s : float, default 60.0
+        Least wall-clock seconds between two checkpoint writes within a phase.
+    weights : Tensor of shape (n_classes,), float32, or None
+        Class weights of the loss.
+    on_epoch : callable, optional
+        Called with each epoch's record after it is logged and checkpointed.
+
+    Returns
+    -------
+    FitResult
+        ``history``: one record per epoch (``epoch`` 1-based, ``finetune`` 0/1, ``lr``,
+        ``train_loss``, ``train_acc``, ``dev_loss``, ``dev_acc``, ``seconds``), including the
+        epochs of earlier interrupted runs; the best main-phase epoch (1-based, 0 if none ran)
+        and its dev accuracy (-1.0 if none ran); training seconds over all runs; the epoch this
+        run resumed at.
+
+    Raises
+    ------
+    OSError
+        If the checkpoint cannot be written.
     """
     net.to(runtime.device, memory_format=runtime.memory_format())
     weights = None if weights is None else weights.to(runtime.device)
