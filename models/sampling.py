@@ -42,11 +42,6 @@ def stratified_subsample(
     ndarray of shape (k,), int64
         Sorted row positions into ``y``.
 
-    Raises
-    ------
-    ValueError
-        From ``train_test_split``, when the number of groups to draw rounds to all of them
-        (e.g. ``n = len(y) - 1`` with groups of two rows).
     """
     y = np.asarray(y)
     if n <= 0 or n >= len(y):
@@ -54,6 +49,8 @@ def stratified_subsample(
     groups = np.arange(len(y)) if groups is None else np.asarray(groups)
     unique, labels, inverse = _group_labels(y, groups)
     n_groups = max(1, round(n * len(unique) / len(y)))
+    if n_groups >= len(unique):  # e.g. n = len(y) - 1 with groups of two rows: every group
+        return np.arange(len(y))
     counts = np.bincount(labels)
     # train_test_split cannot stratify a class with a single member, nor draw fewer members than
     # classes: the draw is then not stratified.
