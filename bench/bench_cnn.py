@@ -118,7 +118,7 @@ def _set(raw: dict, dotted: str, value: object) -> None:
 
 def write_params(workdir: Path, base: Path, csv: Path, overrides: dict[str, object]) -> dict:
     raw = yaml.safe_load(base.read_text())
-    _set(raw, "data.source", "csv")
+    _set(raw, "data.source", "path")
     _set(raw, "data.path", str(csv))
     for dotted, value in overrides.items():
         _set(raw, dotted, value)

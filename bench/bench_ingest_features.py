@@ -3,8 +3,9 @@
     python bench/bench_ingest_features.py [--csv ../shared/data/fer2013/fer2013.csv.gz] [--limit N]
 
 Ingest: ferbench's ingest stage (numba parser, blank/duplicate checks, feather writes) vs pandas
-``read_csv`` with a per-row ``str.split``. Features: ferbench's batch HOG + numba landmarks on both
-cores vs a per-image loop of skimage ``hog`` and dlib's shape predictor, with the outputs compared.
+``read_csv`` with a per-row ``str.split`` (archives and image folders: ``bench/bench_readers.py``).
+Features: ferbench's batch HOG + numba landmarks on both cores vs a per-image loop of skimage
+``hog`` and dlib's shape predictor, with the outputs compared.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -44,11 +46,14 @@ def baseline_ingest(csv: Path) -> np.ndarray:
 
 
 def ferbench_ingest(csv: Path) -> None:
+    csv = csv.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         cwd = os.getcwd()
         os.chdir(tmp)
         try:
-            ingest.run(parse_params({"data": {"source": "csv", "csv": str(csv)}}))
+            raw = yaml.safe_load((REPO / "params.yaml").read_text())
+            raw["data"].update({"source": "path", "path": str(csv)})
+            ingest.run(parse_params(raw))
         finally:
             os.chdir(cwd)
 

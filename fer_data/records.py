@@ -93,10 +93,13 @@ class DataSource(Record):
     """What the ingested data came from (``data/ingested/source.json``); every metrics file
     copies it so that numbers from the synthetic demo set say so."""
 
-    source: str  # "csv" or "synthetic"
+    source: str  # what was read: "csv", "archive", "image_folder" or "synthetic"
     synthetic: bool
     path: str | None
     notice: str  # the synthetic banner, "" for real data
+    member: str | None = None  # archives: the member read
+    found_by: str | None = None  # "data.path", "search of data/raw", "nothing found", ...
+    looked_in: str | None = None  # synthetic fallback: the folder searched for data
 
 
 # Images per class name, plus "total" (fer_data.splits.class_counts).

@@ -1,5 +1,12 @@
 """XGBoost gradient-boosted trees, `hist` method (scale-free: no scaling step); prunable per round.
 
+XGBoost needs the labels of a fit to be 0..k-1; a training split that lacks a class (Disgust has
+only 547 FER2013 images, and a small file can have none) would make it fail. :class:`AllClassesXGB`
+encodes the labels present to 0..k-1 for the booster and decodes its answers, so predictions are
+the original class codes and ``predict_proba`` has a column for every one of the 7 classes (zero
+for a class absent from training: it is never predicted). With all classes present the encoding is
+the identity and the booster is fitted on exactly the same data.
+
 Installed as `xgboost-cpu` (no CUDA libraries, ~470 MB less). For the GPU variant install the full
 `xgboost` wheel instead and set `models.xgboost.params.device: cuda`; nothing else changes (with
 `xgboost-cpu`, `cuda` fails the fit, which the stage reports as failed).
@@ -11,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from models.hyper import Hyper
@@ -40,6 +48,67 @@ DEFAULTS = {
     "device": "cpu",
 }
 REPORT_EVERY = 10  # boosting rounds between two reports to the search
+# The label space: FER2013's seven emotions (fer_data.faces.EMOTIONS; not imported, so this
+# model's stages do not depend on the face-table module; tests/test_cases.py checks they agree).
+N_CLASSES = 7
+
+
+class AllClassesXGB(ClassifierMixin, BaseEstimator):
+    """An ``XGBClassifier`` that trains on whichever classes are present and answers on all of
+    ``n_classes`` (class codes 0..n_classes-1).
+
+    Parameters
+    ----------
+    booster : xgboost.XGBClassifier
+        The unfitted booster (its parameters are reachable as ``booster__<name>``).
+    n_classes : int
+        Size of the label space (7 for FER2013); a larger label seen in training widens it.
+
+    Attributes
+    ----------
+    classes_ : np.ndarray
+        int64 (n_classes,): every class code 0..n_classes-1, present in training or not.
+    present_ : np.ndarray
+        int64 (k,): the class codes seen in training, sorted; the booster's label j is
+        ``present_[j]``.
+    """
+
+    def __init__(self, booster: Any = None, n_classes: int = N_CLASSES) -> None:
+        self.booster = booster
+        self.n_classes = n_classes
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.present_, np.asarray(y, np.int64))
+
+    def fit(self, x: np.ndarray, y: np.ndarray, **fit_params: Any) -> AllClassesXGB:
+        """Fit the booster on labels encoded to 0..k-1.
+
+        An ``eval_set``'s labels are encoded the same way; its rows of a class absent from
+        training are left out of it (the booster cannot score them).
+        """
+        y = np.asarray(y, np.int64)
+        self.present_ = np.unique(y)
+        self.classes_ = np.arange(max(self.n_classes, int(self.present_[-1]) + 1))
+        if "eval_set" in fit_params:
+            evals = []
+            for x_val, y_val in fit_params["eval_set"]:
+                y_val = np.asarray(y_val, np.int64)
+                known = np.isin(y_val, self.present_)
+                evals.append((x_val[known], self._encode(y_val[known])))
+            fit_params = {**fit_params, "eval_set": evals}
+        self.booster.fit(x, self._encode(y), **fit_params)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """int64 (n,): original class codes."""
+        return self.present_[np.asarray(self.booster.predict(x), np.int64)]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """float (n, len(classes_)): zeros in the columns of classes absent from training."""
+        proba = self.booster.predict_proba(x)
+        out = np.zeros((len(proba), len(self.classes_)), proba.dtype)
+        out[:, self.present_] = proba
+        return out
 
 
 def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
@@ -52,7 +121,7 @@ def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
         random_state=options.seed,
         verbosity=0,
     )
-    return Pipeline([("xgb", booster)])
+    return Pipeline([("xgb", AllClassesXGB(booster))])
 
 
 def fit_iterative(
@@ -75,10 +144,11 @@ def fit_iterative(
             return False
 
     x, x_val = preprocess(pipeline, x, y, x_val)
-    booster = pipeline[-1]
+    model = pipeline[-1]
+    booster = model.booster
     booster.set_params(eval_metric="merror", callbacks=[_Report()])
     try:
-        booster.fit(x, y, eval_set=[(x_val, y_val)], verbose=False)
+        model.fit(x, y, eval_set=[(x_val, y_val)], verbose=False)
     finally:
         booster.set_params(eval_metric=None, callbacks=None)  # keep the fitted model picklable
 

@@ -65,9 +65,16 @@ Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 class DataParams(_Section):
-    source: Literal["auto", "csv", "synthetic"]
-    # What the user points at: a FER2013 file or a folder holding one (default: data/raw).
+    # auto: the data at `path` when there is any, else the synthetic demo set (only when `path` is
+    # the default and nothing is found there); path: require it; synthetic: always the demo set.
+    source: Literal["auto", "path", "synthetic"]
+    # What the user points at: a FER2013 CSV (plain or gzip), a tar/zip archive, an image folder
+    # (train/ and test/), or a folder holding one of them (default: data/raw).
     path: Path
+    # Image folders: resize images that are not 48x48 (counted) instead of rejecting them.
+    resize_images: bool
+    # Image folders: processes decoding images.
+    n_jobs: Annotated[int, Field(ge=1, le=64)]
     synthetic_rows: Annotated[int, Field(ge=70, le=200_000)]
     dev_fraction: Fraction
     # An image whose pixel standard deviation is at most this is blank (all-black, constant).

@@ -16,11 +16,13 @@ DVC_LOCK = Path("dvc.lock")
 
 # --- data -----------------------------------------------------------------------------------------
 DATA_DIR = Path("data")
-RAW_DIR = DATA_DIR / "raw"
-DEFAULT_CSV = RAW_DIR / "fer2013.csv"  # where `data.source: auto` looks (and its .gz)
+RAW_DIR = DATA_DIR / "raw"  # the default data.path: searched for FER2013 (data/raw/**)
+DEFAULT_CSV = RAW_DIR / "fer2013.csv"  # where the README tells users to put the download
 INGESTED_DIR = DATA_DIR / "ingested"
 SOURCE_FILE = INGESTED_DIR / "source.json"
 REJECTS_FILE = INGESTED_DIR / "rejects.csv"
+# An ingest that fails on too many rejects lists them here, leaving data/ingested as it was.
+FAILED_REJECTS_FILE = DATA_DIR / "ingest-failed" / "rejects.csv"
 AUGMENTED_DIR = DATA_DIR / "augmented"
 FEATURES_DIR = DATA_DIR / "features"
 SPLITS = ("train", "dev", "test")

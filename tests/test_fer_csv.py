@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fer_data.fer_csv import REASONS, DataError, read_fer2013
+from fer_data.readers.result import REJECT_COLUMNS
 
 HEADER = "emotion,pixels,Usage\n"
 
@@ -66,9 +67,15 @@ def test_missing_file_says_where_to_put_the_download(tmp_path: Path) -> None:
         ("", "file is empty"),
         ("\n\n", "file is empty"),
         (HEADER, "no data rows"),
-        ("emotion,pixels\n" + _row(), "expected the header 'emotion,pixels,Usage'"),
-        ("label,pixels,Usage\n" + _row(), "expected the header"),
+        (
+            "emotion,pixels\n" + _row(),
+            "no column 'Usage'; expected the header 'emotion,pixels,Usage'",
+        ),
+        ("label,pixels,Usage\n" + _row(), "no column 'emotion'; expected the header"),
+        ("emotion,pixels,Usage,pixels\n" + _row(), "the column 'pixels' 2 times"),
+        ("Usage , pixels\n" + _row(), "no column 'emotion'"),
         (_row() + _row(), "header is missing"),
+        ("\x00\x01binary\x00junk\n" + _row(), "is not a text CSV"),
     ],
 )
 def test_file_level_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -116,3 +123,45 @@ def test_bad_rows_are_rejected_with_line_and_reason(tmp_path: Path, case: str) -
     if detail is not None:
         assert reject["detail"] == detail
     assert reject["raw"] == bad_row.rstrip("\n")  # nothing the user gave is lost
+    assert list(parsed.rejects.columns) == list(REJECT_COLUMNS)
+    assert reject["file"] == str(tmp_path / "fer2013.csv")
+
+
+def _reordered(frame: pd.DataFrame, path: Path, header: list[str]) -> Path:
+    """The sample with its columns in the order (and spelling) of ``header``."""
+    columns = {"emotion": "emotion", "pixels": "pixels", "usage": "Usage"}
+    keys = [columns[name.strip().strip('"').lower()] for name in header]
+    body = frame[keys].astype(str).agg(",".join, axis=1)
+    path.write_text(",".join(header) + "\n" + "\n".join(body) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["emotion", " Usage", " pixels"],  # icml_face_data.csv
+        ["pixels", "Usage", "emotion"],
+        ["Usage ", "EMOTION", '"pixels"'],
+    ],
+)
+def test_any_column_order_reads_exactly_as_fer2013_csv(
+    fer2013_frame: pd.DataFrame, fer2013_sample_csv: Path, tmp_path: Path, header: list[str]
+) -> None:
+    plain = read_fer2013(fer2013_sample_csv)
+    other = read_fer2013(_reordered(fer2013_frame, tmp_path / "icml_face_data.csv", header))
+    assert other.rejects.empty and other.n_rows == plain.n_rows
+    np.testing.assert_array_equal(other.row_id, plain.row_id)
+    np.testing.assert_array_equal(other.images, plain.images)
+    np.testing.assert_array_equal(other.emotion, plain.emotion)
+    np.testing.assert_array_equal(other.usage, plain.usage)
+
+
+def test_extra_columns_are_ignored_and_reported(tmp_path: Path) -> None:
+    pixels = " ".join(["9"] * 2304)
+    text = f"subject,emotion,pixels,Usage\ns1,4,{pixels},Training\ns2,5,{pixels}\n"
+    parsed = read_fer2013(_write(tmp_path, text))
+    assert parsed.notes["ignored_columns"] == ["subject"]
+    assert parsed.emotion.tolist() == [4]
+    reject = parsed.rejects.iloc[0]
+    assert reject["reason"] == "wrong number of fields (expected 4: subject,emotion,pixels,Usage)"
+    assert reject["detail"] == 3

@@ -111,15 +111,85 @@ def test_rejects_are_written_and_counted(workdir: Path, fer2013_frame) -> None:
     assert metrics["rows"]["accepted"] + metrics["rows"]["rejected"] == metrics["rows"]["read"]
 
 
-def test_too_many_rejects_fail_the_stage_with_the_rejects_file_kept(
-    workdir: Path, fer2013_frame
+def _outputs() -> dict[str, bytes]:
+    """Every file ingest writes, by path: to check that a failed run changed none of them."""
+    files = [*paths.INGESTED_DIR.iterdir(), paths.stage_metrics("ingest")]
+    return {str(p): p.read_bytes() for p in sorted(files)}
+
+
+def test_too_many_rejects_fail_the_stage_leaving_the_outputs_unchanged(
+    workdir: Path, fer2013_frame, fer2013_sample_csv
 ) -> None:
+    stage_run(ingest, make_params(workdir, {"data.path": str(fer2013_sample_csv)}))
+    before = _outputs()
     bad = ["3,1 2 3,Training"] * 40  # ~2% of the sample
     csv = _sample_with(fer2013_frame, workdir / "fer.csv", bad)
-    with pytest.raises(DataError, match=r"40 of .* rejected, above data.max_reject_fraction=0.01"):
+    with pytest.raises(
+        DataError,
+        match=r"40 of .* rejected, above data.max_reject_fraction=0.01 \(40 x wrong pixel count"
+        r".*listed with its reason in data/ingest-failed/rejects.csv \(data/ingested is unchanged",
+    ):
         ingest.run(make_params(workdir, {"data.path": str(csv)}))
-    assert len(pd.read_csv(paths.REJECTS_FILE)) == 40
+    assert _outputs() == before
+    assert len(pd.read_csv(paths.FAILED_REJECTS_FILE)) == 40
     ingest.run(make_params(workdir, {"data.path": str(csv), "data.max_reject_fraction": 0.05}))
+    assert len(pd.read_csv(paths.REJECTS_FILE)) == 40
+    assert not paths.FAILED_REJECTS_FILE.exists()  # the stale list goes with the failure
+
+
+def _drop(frame: pd.DataFrame, usage: str | None = None, keep_one_of: int | None = None):
+    """The sample without ``usage`` rows, or with one Training row left of class ``keep_one_of``."""
+    if usage is not None:
+        return frame[frame["Usage"] != usage]
+    rows = frame[(frame["Usage"] == "Training") & (frame["emotion"] == keep_one_of)]
+    return frame.drop(rows.index[1:])
+
+
+@pytest.mark.parametrize(
+    ("change", "overrides", "message"),
+    [
+        (
+            {"keep_one_of": 1},
+            {},
+            r"^data.dev_fraction=0.1: cannot stratify the dev split: Disgust has a single "
+            r"Training row \(each class needs 2: .*Disgust 1, ",
+        ),
+        (
+            {},
+            {"data.dev_fraction": 0.999},
+            r"^data.dev_fraction=0.999 of 1\d\d\d Training rows leaves 1 train rows, fewer than "
+            r"the 7 classes; set data.dev_fraction to at most 0.99",
+        ),
+        ({"usage": "Training"}, {}, r"fer.csv: no Training rows \(rows per Usage: Training 0, "),
+        (
+            {"usage": "PrivateTest"},
+            {"data.path": "FILTERED_PUBLIC"},
+            r"fer.csv: no test rows \(rows per Usage: Training 1\d\d\d, PublicTest 0, "
+            r"PrivateTest 0\); evaluation needs PublicTest or PrivateTest rows",
+        ),
+    ],
+)
+def test_degenerate_data_is_one_line_and_changes_no_output(
+    workdir: Path, fer2013_frame, fer2013_sample_csv, change, overrides, message
+) -> None:
+    stage_run(ingest, make_params(workdir, {"data.path": str(fer2013_sample_csv)}))
+    before = _outputs()
+    frame = _drop(fer2013_frame, **change)
+    if overrides.pop("data.path", None):  # no test rows at all
+        frame = frame[frame["Usage"] == "Training"]
+    csv = _sample_with(frame, workdir / "fer.csv", [])
+    with pytest.raises(DataError, match=message) as info:
+        ingest.run(make_params(workdir, {"data.path": str(csv), **overrides}))
+    assert "\n" not in str(info.value)
+    assert _outputs() == before
+
+
+def test_all_blank_test_rows_dropped_is_an_error(workdir: Path, fer2013_frame) -> None:
+    black = " ".join(["0"] * 2304)
+    frame = fer2013_frame[fer2013_frame["Usage"] == "Training"]
+    csv = _sample_with(frame, workdir / "fer.csv", [f"3,{black},PublicTest"])
+    with pytest.raises(DataError, match=r"^data.keep_blank_in_test=false drops all 1 test rows"):
+        ingest.run(make_params(workdir, {"data.path": str(csv), "data.keep_blank_in_test": False}))
 
 
 def test_interrupted_write_leaves_previous_output_intact(
@@ -148,18 +218,39 @@ def test_auto_falls_back_to_synthetic_and_says_so(workdir: Path) -> None:
     assert DataSource.read(paths.SOURCE_FILE).synthetic is True
 
 
-def test_csv_source_requires_the_file(workdir: Path) -> None:
-    params = make_params(workdir, {"data.source": "csv", "data.path": "data/raw/fer2013.csv"})
-    with pytest.raises(DataError, match=r"data/raw/fer2013\.csv: FER2013 file not found"):
+def test_path_source_requires_the_data(workdir: Path) -> None:
+    params = make_params(workdir, {"data.source": "path"})
+    with pytest.raises(
+        DataError, match=r"data.source: path, but there is no FER2013 data in data/raw"
+    ):
+        stage_run(ingest, params)
+    params = make_params(workdir, {"data.path": "data/raw/fer2013.csv"})
+    with pytest.raises(
+        DataError, match=r"^data.path=data/raw/fer2013\.csv: no such file or folder"
+    ):
         stage_run(ingest, params)
 
 
-def test_auto_finds_the_gzip_beside_the_configured_name(workdir: Path, fer2013_sample_csv) -> None:
+def test_auto_finds_the_gzip_in_data_raw(workdir: Path, fer2013_sample_csv) -> None:
     import gzip
 
     (workdir / "data/raw").mkdir(parents=True)
     (workdir / "data/raw/fer2013.csv.gz").write_bytes(
-        gzip.compress(fer2013_sample_csv.read_bytes())
+        gzip.compress(fer2013_sample_csv.read_bytes(), compresslevel=1)
     )
-    metrics = ingest.run(make_params(workdir, {"data.path": "data/raw/fer2013.csv"}))
+    metrics = ingest.run(make_params(workdir, {}))
     assert metrics["data"]["source"] == "csv" and metrics["data"]["path"].endswith(".gz")
+    assert metrics["data"]["found_by"] == "search of data/raw"
+
+
+def test_a_class_absent_from_training_is_a_loud_warning(workdir: Path, fer2013_frame) -> None:
+    frame = fer2013_frame.drop(
+        fer2013_frame.index[
+            (fer2013_frame["Usage"] == "Training") & (fer2013_frame["emotion"] == 1)
+        ]
+    )
+    csv = _sample_with(frame, workdir / "fer.csv", [])
+    metrics = ingest.run(make_params(workdir, {"data.path": str(csv)}))
+    assert metrics["class_coverage"] == {"missing_in_training": ["Disgust"], "missing_in_test": []}
+    assert metrics["warnings"][0].startswith("no Training rows for Disgust: no model can learn it")
+    assert metrics["splits"]["train"]["Disgust"] == 0 < metrics["splits"]["test"]["Disgust"]

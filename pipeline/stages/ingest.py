@@ -1,15 +1,25 @@
-"""Stage ``ingest``: the FER2013 CSV (or the synthetic demo set) becomes validated feather tables.
+"""Stage ``ingest``: FER2013 as downloaded (CSV, archive or image folder; or the synthetic demo set)
+becomes validated feather tables.
 
-Reads ``data.path`` (plain or gzip) and writes ``data/ingested/{train,dev,test}.feather``, the
-rejected rows in ``data/ingested/rejects.csv``, where the data came from in
+Reads what ``data.path`` names (:mod:`fer_data.source`: a FER2013 CSV plain or gzip, a tar/zip
+archive holding one, an image folder, or a folder searched for one of them; the synthetic demo set
+only when the user gave nothing) and writes ``data/ingested/{train,dev,test}.feather``, the
+rejected rows or files in ``data/ingested/rejects.csv``, where the data came from in
 ``data/ingested/source.json``, and counts in ``metrics/ingest.json``.
+
+Everything is read, validated and split in memory first; only then is anything written, so an
+input that fails (too many rejects, a split too small to stratify, an empty Training or test part)
+leaves the previous outputs as they were. Too many rejects are listed in
+``data/ingest-failed/rejects.csv`` instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,121 +27,201 @@ import numpy as np
 from fer_data.atomic import atomic_path, write_json
 from fer_data.errors import DataError
 from fer_data.faces import FaceTable, write_faces
-from fer_data.fer_csv import ParsedCSV, read_fer2013
+from fer_data.fer_csv import read_fer2013
 from fer_data.logs import get_logger, log_read, log_wrote, stage
+from fer_data.readers.checks import (
+    check_dev_split,
+    check_parts,
+    class_coverage,
+    reject_fraction_error,
+)
+from fer_data.readers.read import read_input
+from fer_data.readers.result import ParsedFaces
 from fer_data.records import DataSource
+from fer_data.source import Resolved, resolve, synthetic_reason
 from fer_data.splits import blank_mask, class_counts, dev_split, duplicate_stats
 from fer_data.synthetic import SYNTHETIC_NOTICE, synthetic_fer2013_csv
 from pipeline import paths
 from pipeline.params import DataParams, Params
 from pipeline.runner import run_stage
 
-
-def resolve_source(data: DataParams) -> tuple[str, Path | None]:
-    """``("csv", path)`` or ``("synthetic", None)`` following ``data.source``."""
-    if data.source == "synthetic":
-        return "synthetic", None
-    csv = data.path / paths.DEFAULT_CSV.name if data.path.is_dir() else data.path
-    candidates = [csv]
-    if csv.suffix != ".gz":
-        candidates.append(csv.with_name(csv.name + ".gz"))
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is not None:
-        return "csv", found
-    if data.source == "csv":
-        read_fer2013(csv)  # raises the 'file not found, put your download here' error
-    return "synthetic", None
+BAR = "!" * 78
+KIND_LABELS = {
+    "csv": "FER2013 CSV",
+    "archive": "archive",
+    "image_folder": "image folder",
+    "synthetic": "synthetic demo set",
+}
 
 
-def announce_synthetic() -> None:
-    bar = "!" * 78
-    get_logger().warning("\n%s\n!! %s\n%s", bar, SYNTHETIC_NOTICE, bar)
+def resolve_source(data: DataParams) -> Resolved:
+    """The input ``data.source`` and ``data.path`` name (see :func:`fer_data.source.resolve`)."""
+    return resolve(data.source, data.path, paths.RAW_DIR)
 
 
-def _load(data: DataParams, seed: int) -> tuple[str, Path | None, ParsedCSV]:
-    source, path = resolve_source(data)
-    if source == "csv":
-        log_read(path, "FER2013 CSV")
-        return source, path, read_fer2013(path)
-    announce_synthetic()
-    with tempfile.TemporaryDirectory(prefix="ferbench-synthetic-") as tmp:
-        csv = synthetic_fer2013_csv(Path(tmp) / "fer2013_synthetic.csv", data.synthetic_rows, seed)
-        # The demo set goes through exactly the parser a real download does.
-        return source, None, read_fer2013(csv)
+def announce_synthetic(reason: str) -> None:
+    get_logger().warning("\n%s\n!! %s\n!! %s\n%s", BAR, reason, SYNTHETIC_NOTICE, BAR)
 
 
-def _write_rejects(parsed: ParsedCSV, max_fraction: float, origin: str) -> dict:
-    path = paths.REJECTS_FILE
-    with atomic_path(path) as tmp:
-        parsed.rejects.to_csv(tmp, index=False)
-    log_wrote(path, f"{len(parsed.rejects)} rejected rows")
-    fraction = len(parsed.rejects) / parsed.n_rows
-    if fraction > max_fraction:
-        raise DataError(
-            f"{origin}: {len(parsed.rejects)} of {parsed.n_rows} data rows ({fraction:.2%}) were "
-            f"rejected, above data.max_reject_fraction={max_fraction:g}; each is listed with its "
-            f"line and reason "
-            f"in {path}"
+def _load(data: DataParams, seed: int) -> tuple[Resolved, ParsedFaces]:
+    log = get_logger()
+    resolved = resolve_source(data)
+    if resolved.kind == "synthetic":
+        announce_synthetic(synthetic_reason(resolved))
+        with tempfile.TemporaryDirectory(prefix="ferbench-synthetic-") as tmp:
+            csv = synthetic_fer2013_csv(
+                Path(tmp) / "fer2013_synthetic.csv", data.synthetic_rows, seed
+            )
+            # The demo set goes through exactly the parser a real download does.
+            parsed = read_fer2013(csv)
+        return resolved, dataclasses.replace(parsed, origin="synthetic demo set")
+    if resolved.found_by != "data.path":
+        log.info(
+            "data.path=%s: using %s, the only FER2013 input found under it",
+            data.path,
+            resolved.path,
         )
-    return {
-        "rejected": len(parsed.rejects),
-        "rejected_by_reason": parsed.rejects["reason"].value_counts().to_dict(),
-    }
-
-
-def _assign_splits(parsed: ParsedCSV, params: Params) -> tuple[dict[str, np.ndarray], dict]:
-    """Row indices per split, and the blank-image counts."""
-    blank = blank_mask(parsed.images, params.data.blank_std_max)
-    training = parsed.usage == "Training"
-    train_pool = np.flatnonzero(training & ~blank)
-    train_idx, dev_idx = dev_split(
-        parsed.emotion[train_pool].astype(np.int64), params.data.dev_fraction, params.seed
+    log_read(resolved.path, KIND_LABELS[resolved.kind])
+    parsed = read_input(
+        resolved.kind, resolved.path, resolved.archive, data.resize_images, data.n_jobs
     )
-    test_mask = ~training if params.data.keep_blank_in_test else ~training & ~blank
+    if parsed.member:
+        log.info(
+            "read member %s of the %s archive %s", parsed.member, resolved.archive, resolved.path
+        )
+    if parsed.notes.get("ignored_columns"):
+        log.info(
+            "%s: columns ignored: %s", parsed.origin, ", ".join(parsed.notes["ignored_columns"])
+        )
+    return resolved, parsed
+
+
+def _fail_on_rejects(parsed: ParsedFaces, max_fraction: float) -> None:
+    """Too many rejects: list them outside the outputs and stop."""
+    message = reject_fraction_error(parsed, max_fraction)
+    if message is None:
+        paths.FAILED_REJECTS_FILE.unlink(missing_ok=True)  # a stale list from an earlier failure
+        return
+    with atomic_path(paths.FAILED_REJECTS_FILE) as tmp:
+        parsed.rejects.to_csv(tmp, index=False)
+    raise DataError(
+        f"{message}; each is listed with its reason in {paths.FAILED_REJECTS_FILE} "
+        f"({paths.INGESTED_DIR} is unchanged)"
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Row indices per split, and the counts that go into the metrics."""
+
+    splits: dict[str, np.ndarray]
+    blanks: dict
+    coverage: dict[str, list[str]]
+
+
+def plan_splits(parsed: ParsedFaces, data: DataParams, seed: int) -> Plan:
+    """Blank images, the stratified dev split and the test rows; raises before any write.
+
+    Raises
+    ------
+    DataError
+        An empty Training or test part, or a dev split that cannot be stratified (naming
+        ``data.dev_fraction`` and the counts).
+    """
+    blank = blank_mask(parsed.images, data.blank_std_max)
+    training = parsed.usage == "Training"
+    check_parts(parsed, training, blank, data.keep_blank_in_test)
+    train_pool = np.flatnonzero(training & ~blank)
+    pool_emotion = parsed.emotion[train_pool].astype(np.int64)
+    check_dev_split(pool_emotion, data.dev_fraction)
+    train_idx, dev_idx = dev_split(pool_emotion, data.dev_fraction, seed)
+    test_mask = ~training if data.keep_blank_in_test else ~training & ~blank
     splits = {
         "train": train_pool[train_idx],
         "dev": train_pool[dev_idx],
         "test": np.flatnonzero(test_mask),
     }
     blanks = {
-        "rule": f"pixel std <= {params.data.blank_std_max:g}",
+        "rule": f"pixel std <= {data.blank_std_max:g}",
         "training_dropped": int((training & blank).sum()),
         "test_blank": int((~training & blank).sum()),
-        "test_blank_kept": bool(params.data.keep_blank_in_test),
+        "test_blank_kept": bool(data.keep_blank_in_test),
     }
-    return splits, blanks
+    coverage = class_coverage(pool_emotion, parsed.emotion[splits["test"]])
+    return Plan(splits, blanks, coverage)
+
+
+def _coverage_warnings(coverage: dict[str, list[str]]) -> list[str]:
+    warnings = []
+    if coverage["missing_in_training"]:
+        names = ", ".join(coverage["missing_in_training"])
+        warnings.append(
+            f"no Training rows for {names}: no model can learn "
+            f"{'it' if len(coverage['missing_in_training']) == 1 else 'them'}; every model still "
+            f"predicts on all 7 classes, and its test rows of {names} count as errors"
+        )
+    if coverage["missing_in_test"]:
+        warnings.append(
+            f"no test rows for {', '.join(coverage['missing_in_test'])}: its per-class test "
+            "scores are empty"
+        )
+    return warnings
+
+
+def warn(warnings: list[str]) -> None:
+    for text in warnings:
+        get_logger().warning("\n%s\n!! %s\n%s", BAR, text, BAR)
+
+
+def _source_record(resolved: Resolved, parsed: ParsedFaces) -> DataSource:
+    synthetic = resolved.kind == "synthetic"
+    info = DataSource(
+        source=resolved.kind,
+        synthetic=synthetic,
+        path=None if synthetic else str(resolved.path),
+        notice=SYNTHETIC_NOTICE if synthetic else "",
+        found_by=resolved.found_by,
+    )
+    if parsed.member:
+        info.member = parsed.member
+    if resolved.looked_in is not None:
+        info.looked_in = str(resolved.looked_in)
+    return info
 
 
 def run(params: Params) -> dict:
     started = time.perf_counter()
-    source, path, parsed = _load(params.data, params.seed)
-    origin = str(path) if path else "synthetic demo set"
-    info = DataSource(
-        source=source,
-        synthetic=source == "synthetic",
-        path=str(path) if path else None,
-        notice=SYNTHETIC_NOTICE if source == "synthetic" else "",
-    )
-    rejects = _write_rejects(parsed, params.data.max_reject_fraction, origin)
-    splits, blanks = _assign_splits(parsed, params)
+    resolved, parsed = _load(params.data, params.seed)
+    info = _source_record(resolved, parsed)
+    # Validate and split in memory: nothing is written unless all of it succeeds.
+    _fail_on_rejects(parsed, params.data.max_reject_fraction)
+    plan = plan_splits(parsed, params.data, params.seed)
+    warnings = _coverage_warnings(plan.coverage)
+    warn(warnings)
 
     split_of = np.full(len(parsed.row_id), "", dtype=object)
-    for name, index in splits.items():
+    for name, index in plan.splits.items():
         split_of[index] = name
     kept = split_of != ""
     duplicates = duplicate_stats(
         parsed.images[kept], parsed.emotion[kept], split_of[kept].astype(str)
     )
-
-    counts = {}
-    for name, index in splits.items():
-        table = FaceTable(
+    tables = {
+        name: FaceTable(
             row_id=parsed.row_id[index],
             emotion=parsed.emotion[index],
             usage=parsed.usage[index],
             images=parsed.images[index],
             meta=info.to_json(),
         )
+        for name, index in plan.splits.items()
+    }
+
+    with atomic_path(paths.REJECTS_FILE) as tmp:
+        parsed.rejects.to_csv(tmp, index=False)
+    log_wrote(paths.REJECTS_FILE, f"{len(parsed.rejects)} rejected rows")
+    counts = {}
+    for name, table in tables.items():
         out = write_faces(table, paths.ingested(name))
         log_wrote(out, f"{len(table)} rows")
         counts[name] = class_counts(table.emotion)
@@ -142,10 +232,18 @@ def run(params: Params) -> dict:
     log_wrote(info.write(paths.SOURCE_FILE))
     metrics = {
         "data": info.to_json(),
-        "rows": {"read": parsed.n_rows, "accepted": len(parsed.row_id), **rejects},
-        "blank_images": blanks,
+        "rows": {
+            "read": parsed.n_rows,
+            "accepted": len(parsed.row_id),
+            "rejected": len(parsed.rejects),
+            "rejected_by_reason": parsed.rejects["reason"].value_counts().to_dict(),
+        },
+        "blank_images": plan.blanks,
         "splits": counts,
         "duplicates": duplicates,
+        "reader": {"kind": parsed.reader, "origin": parsed.origin, **parsed.notes},
+        "class_coverage": plan.coverage,
+        "warnings": warnings,
         "seconds": round(time.perf_counter() - started, 3),
     }
     log_wrote(write_json(paths.stage_metrics("ingest"), metrics))
@@ -161,8 +259,14 @@ def main(params: Params) -> None:
             metrics["rows"]["rejected"],
             {k: v["total"] for k, v in metrics["splits"].items()},
         )
+        # Repeated last, where a user looks.
+        warn(metrics["warnings"])
         if metrics["data"]["synthetic"]:
-            announce_synthetic()
+            announce_synthetic(
+                f"no FER2013 data in {metrics['data']['looked_in']}"
+                if metrics["data"].get("looked_in")
+                else "data.source: synthetic"
+            )
 
 
 def cli(argv: list[str] | None = None) -> int:
