@@ -109,7 +109,7 @@ def test_an_eight_class_space_and_the_subject_bootstrap() -> None:
     classes = [f"c{k}" for k in range(8)]
     scores = score_predictions(y_true, y_pred, usage, 300, 1, classes)
     assert list(scores.all.per_class) == classes and len(scores.all.confusion_matrix) == 8
-    with pytest.raises(ValueError, match="0..7"):
+    with pytest.raises(ValueError, match=r"0\.\.7"):
         score_predictions(np.array([8]), np.array([0]), usage[:1], 0, 0, classes)
     # Ten subjects of 40 images each: resampling subjects widens the interval (the images of one
     # subject are not independent when the subject's faces are all easy or all hard).
