@@ -170,7 +170,7 @@ class CompetencyRecord(Record):
     cells: list[CompetencyCell]
 
 
-# --- a trained model's self-description (what `ferbench predict` reads) ----------------------------
+# --- a trained model's self-description (what `ferbench predict` reads) -------------------------
 
 LabelSource = Literal["fer2013", "ferplus"]
 ScoreKind = Literal["probability", "ovr_decision"]

@@ -131,7 +131,8 @@ class CompactRBFSVC(ClassifierMixin, BaseEstimator):
         step = max(1, _CHUNK_BYTES // (8 * max(len(vectors), 1)))
         for start in range(0, len(x), step):
             part = x[start : start + step]
-            dist = np.einsum("ij,ij->i", part, part)[:, None] + norms[None, :] - 2 * part @ vectors.T
+            squares = np.einsum("ij,ij->i", part, part)[:, None]
+            dist = squares + norms[None, :] - 2 * part @ vectors.T
             kernel = np.exp(-self.gamma_ * np.maximum(dist, 0.0))
             pair = 0
             for i in range(k):
@@ -146,7 +147,8 @@ class CompactRBFSVC(ClassifierMixin, BaseEstimator):
                     pair += 1
         return out
 
-    def _votes(self, decisions: np.ndarray) -> np.ndarray:
+    def votes(self, decisions: np.ndarray) -> np.ndarray:
+        """One-vs-one votes per class, int64 (n, k), from :meth:`pair_decisions`."""
         k = len(self.classes_)
         votes = np.zeros((len(decisions), k), np.int64)
         pair = 0
@@ -159,13 +161,16 @@ class CompactRBFSVC(ClassifierMixin, BaseEstimator):
         return votes
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.classes_[self._votes(self.pair_decisions(x)).argmax(axis=1)]
+        return self.classes_[self.votes(self.pair_decisions(x)).argmax(axis=1)]
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """scikit-learn's ``ovr`` shape (n, k): votes plus pairwise confidences squashed into
         (-1/3, 1/3), so the largest entry is the predicted class except on exact vote ties."""
-        decisions = self.pair_decisions(x)
-        votes = self._votes(decisions).astype(np.float64)
+        return self.ovr_scores(self.pair_decisions(x))
+
+    def ovr_scores(self, decisions: np.ndarray) -> np.ndarray:
+        """:meth:`decision_function` from already computed :meth:`pair_decisions`."""
+        votes = self.votes(decisions).astype(np.float64)
         k = len(self.classes_)
         confidence = np.zeros_like(votes)
         pair = 0
