@@ -87,7 +87,7 @@ def main() -> None:
     n = sample_csv(args.csv, repo / "data/raw/fer2013.csv", rows, seed=2013)
     print(f"sample: {n} rows of {args.csv} -> {repo / 'data/raw/fer2013.csv'}")
     updates: dict[str, object] = {"data.source": "csv", "evaluate.n_boot": 100}
-    updates |= {f"cnn.mini_xception.epochs": max(args.cnn_epochs, 1)}
+    updates |= {"cnn.mini_xception.epochs": max(args.cnn_epochs, 1)}
     set_params(repo, updates)
     for name in ("ingest", "augment", "features"):
         stage(repo, f"pipeline.stages.{name}")

@@ -52,7 +52,7 @@ class HaarSettings:
 
     scale_factor: float = 1.1
     min_neighbors: int = 5
-    min_size: int = 48
+    min_size: int = 30
     detect_width: int = 0
 
 

@@ -51,7 +51,7 @@ class FaceTracker:
 
         Call once per frame, with an empty list for a frame without faces.
         """
-        scores = np.asarray(scores, np.float64).reshape(len(boxes), -1)
+        scores = np.asarray(scores, np.float64)
         pairs = sorted(
             (
                 (box.iou(track.box), b, t)
