@@ -5,11 +5,12 @@
 For every dev face of ``CHECKOUT`` (a checkout after ``dvc repro``, or ``bench/small_models.py``'s
 scratch repo): enlarge it to a random 96-192 px square, paste it into a random 640x480 frame
 (:mod:`bench.compose`), detect faces (Haar and dlib), and crop the matched detection with each
-candidate margin (:func:`features.crop.crop_face`). Each trained model (all with a model card, or
-``--model``) classifies every crop; the margin with the best mean dev accuracy over the models is
-the one to set as ``predict.<detector>.margin`` in params.yaml. Prints, per detector, the
-detection rate, the detected box's side relative to the pasted square, and accuracy per margin
-and model beside each model's accuracy on the 48x48 dev faces themselves.
+candidate margin (:func:`features.crop.crop_face`). Each trained model that never saw dev (its
+card's ``refit_on_dev`` is false: with the default parameters the CNN; ``small_models.py`` trains
+every model so), or each ``--model``, classifies every crop; the margin with the best mean dev
+accuracy over the models is the one to set as ``predict.<detector>.margin`` in params.yaml.
+Prints, per detector, the detection rate, the detected box's side relative to the pasted square,
+and accuracy per margin and model beside each model's accuracy on the 48x48 dev faces.
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ def main() -> None:
     if args.limit:
         faces, labels = faces[: args.limit], labels[: args.limit]
     models_dir = args.repo / paths.MODELS_DIR
-    names = args.model or list(trained_cards(models_dir))
+    cards = trained_cards(models_dir)
+    names = args.model or [name for name, card in cards.items() if not card.refit_on_dev]
+    if not names:
+        raise SystemExit(f"{models_dir}: no trained model that never saw dev; name one (--model)")
+    for name in names:
+        if cards[name].refit_on_dev:
+            print(f"warning: {name} was refitted on train + dev: its dev scores are optimistic")
     models = {name: load_model(models_dir / name) for name in names}
     load = os.getloadavg()
     print(f"dev: {len(faces)} faces of {args.repo}; models: {', '.join(names)}")

@@ -8,9 +8,10 @@ Writes ``<workdir>/repo`` (a fresh copy of the checkout, committed, so model car
 commit), samples ``--train-rows`` Training rows and ``--test-rows`` PublicTest + PrivateTest rows
 per Usage (stratified by emotion, seeded) into ``<workdir>/repo/data/raw/fer2013.csv``, then runs
 ``ingest``, ``augment``, ``features``, ``search`` and ``train`` of each model and ``cnn
-mini_xception`` exactly as ``dvc repro`` runs them. The trained models land in
-``<workdir>/repo/artifacts/models/``; the benchmarks take ``--repo <workdir>/repo``. On a full
-``dvc repro`` checkout the benchmarks take that checkout instead.
+mini_xception`` exactly as ``dvc repro`` runs them, except that the classical models are not
+refitted on train + dev (``train.refit_on_dev: false``), so that dev stays unseen by every model.
+The trained models land in ``<workdir>/repo/artifacts/models/``; the benchmarks take ``--repo
+<workdir>/repo``. On a full ``dvc repro`` checkout the benchmarks take that checkout instead.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def main() -> None:
     rows["PrivateTest"] = args.test_rows
     n = sample_csv(args.csv, repo / "data/raw/fer2013.csv", rows, seed=2013)
     print(f"sample: {n} rows of {args.csv} -> {repo / 'data/raw/fer2013.csv'}")
+    # No refit on dev: the models stay clean of dev, so bench/choose_margin.py can score them there.
     updates: dict[str, object] = {"data.source": "csv", "evaluate.n_boot": 100}
+    updates["train.refit_on_dev"] = False
     updates |= {"cnn.mini_xception.epochs": max(args.cnn_epochs, 1)}
     set_params(repo, updates)
     for name in ("ingest", "augment", "features"):

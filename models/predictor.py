@@ -235,7 +235,7 @@ class CnnPredictor(Predictor):
         from models.cnn.infer import predict_logits
 
         net, norm, runtime = self._net
-        images = torch.from_numpy(faces)
+        images = torch.from_numpy(faces if faces.flags.writeable else faces.copy())
         ten = self.views == "ten_crop"
         logits = predict_logits(net, images, self.card.cnn.crop, norm, runtime, 512, ten)
         probabilities = torch.softmax(logits, dim=1).numpy()
