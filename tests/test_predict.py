@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from skimage import data as skdata
 
-from features.crop import crop_box
+from features.crop import crop_box, to_gray
 from features.detect import Box, make_detector
+from features.media import VideoSource
 from features.store import load_xy
 from fer_data.faces import EMOTIONS, read_faces
 from fer_data.logs import get_logger
@@ -242,30 +243,36 @@ def _write_video(path: Path, faces: list[np.ndarray], n_frames: int, fps: float 
         frame = np.full((480, 640), 120, np.uint8)
         for k, face in enumerate(faces):
             x, y = 40 + 320 * k + 3 * i, 120 + 2 * i  # each face drifts slowly
-            frame[y : y + 144, x : x + 144] = cv2.resize(
-                face, (144, 144), interpolation=cv2.INTER_CUBIC
-            )
+            big = cv2.resize(face, (144, 144), interpolation=cv2.INTER_CUBIC)
+            frame[y : y + 144, x : x + 144] = big
         writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
     writer.release()
 
 
-def _detectable(root: Path, n: int) -> list[np.ndarray]:
-    """Test faces that the Haar cascade finds alone in a frame (it misses some)."""
+def _video_with_faces(root: Path, path: Path, n_faces: int, n_frames: int) -> list[np.ndarray]:
+    """Write a video of ``n_faces`` test faces that the Haar cascade finds in every decoded
+    frame (it misses some FER2013 faces, and some in some frames: the benchmark counts those)."""
     detector = make_detector("haar")
-    found = []
-    for face in read_faces(root / paths.ingested("test")).images:
-        frame = np.full((480, 640), 120, np.uint8)
-        frame[120:264, 40:184] = cv2.resize(face, (144, 144), interpolation=cv2.INTER_CUBIC)
-        if len(detector.detect(frame)) == 1:
-            found.append(face)
-            if len(found) == n:
-                return found
-    raise AssertionError("too few detectable faces in the sample")
+    candidates = iter(read_faces(root / paths.ingested("test")).images)
+
+    def found_in_every_frame(faces: list[np.ndarray]) -> bool:
+        _write_video(path, faces, n_frames)
+        with VideoSource(path) as source:
+            return all(
+                len(detector.detect(to_gray(f.image))) == len(faces) for f in source.frames()
+            )
+
+    chosen: list[np.ndarray] = []
+    while len(chosen) < n_faces:
+        face = next(candidates)
+        if found_in_every_frame([*chosen, face]):
+            chosen.append(face)
+    return chosen
 
 
 def test_a_video_gives_one_row_per_face_per_frame(workdir: Path, tmp_path) -> None:
     video = tmp_path / "clip.mp4"
-    _write_video(video, _detectable(workdir, 2), n_frames=8)
+    _video_with_faces(workdir, video, 2, n_frames=8)
     out = tmp_path / "rows.jsonl"
     ann = tmp_path / "ann"
     code = _run(
@@ -301,7 +308,7 @@ def test_a_video_gives_one_row_per_face_per_frame(workdir: Path, tmp_path) -> No
 
 def test_a_camera_stood_in_for_by_a_video_writes_its_table(workdir: Path, tmp_path) -> None:
     video = tmp_path / "camera.mp4"
-    _write_video(video, _detectable(workdir, 1), n_frames=6)
+    _video_with_faces(workdir, video, 1, n_frames=6)
     out = tmp_path / "camera.csv"
     assert _run(workdir, "--camera", str(video), "--max-frames", "4", "--out", str(out)) == 0
     rows = pd.read_csv(out)
