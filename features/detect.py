@@ -51,7 +51,7 @@ class HaarSettings:
     original image."""
 
     scale_factor: float = 1.1
-    min_neighbors: int = 3
+    min_neighbors: int = 5
     min_size: int = 30
     detect_width: int = 320
 

@@ -226,7 +226,7 @@ def test_composed_frames_give_the_known_boxes_and_the_48x48_emotion(workdir: Pat
         if len(results) != 1:  # the detector misses some faces; the benchmark counts them
             continue
         (found,) = results
-        assert crop_box(found.box, params.haar.margin).iou(Box(x, y, side, side)) > 0.6
+        assert crop_box(found.box, params.haar.margin).iou(Box(x, y, side, side)) > 0.5
         assert found.emotion == model.predict_faces(face).emotions[0]
         checked += 1
         if checked == 6:
