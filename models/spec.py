@@ -55,6 +55,8 @@ class ModelSpec:
     build: Callable[[Mapping[str, Any], BuildOptions], Pipeline]
     # Iterative models report per-iteration validation accuracy so the search can prune them.
     fit_iterative: IterativeFit | None = None
+    # The fitted pipeline as the train stage saves it, when that differs (the SVM's compact form).
+    export: Callable[[Pipeline], Pipeline] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.defaults) - set(self.hypers)
