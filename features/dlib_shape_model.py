@@ -35,6 +35,9 @@ class ShapeModel:
 
     C cascades, T trees per cascade, S splits and L = S + 1 leaves per tree, F feature pixels per
     cascade, P parts. Coordinates live in dlib's normalised box space ([0, 1] spans the rectangle).
+    For dlib's 68-point model: C=15, T=500, S=15, L=16, F=500, P=68. Method: Kazemi & Sullivan,
+    "One Millisecond Face Alignment with an Ensemble of Regression Trees", CVPR 2014, as
+    implemented by dlib's ``shape_predictor``.
     """
 
     initial_shape: np.ndarray  # (2P,) float32
@@ -47,12 +50,24 @@ class ShapeModel:
 
     @property
     def num_parts(self) -> int:
+        """Number of landmarks P (68 for dlib's model)."""
         return self.initial_shape.shape[0] // 2
 
 
 def shape_model_path() -> Path:
     """Path of the 68-point model shipped by ``face_recognition_models`` (found without importing
-    the package, whose ``__init__`` needs ``pkg_resources``)."""
+    the package, whose ``__init__`` needs ``pkg_resources``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<package>/models/shape_predictor_68_face_landmarks.dat``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the package is not installed or the model file is missing from it.
+    """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("package face_recognition_models is not installed")
@@ -183,21 +198,31 @@ class _Cursor:
         self.pos = pos
 
     def check(self, pos: int, what: str) -> None:
+        """Advance to ``pos``.
+
+        Raises
+        ------
+        ValueError
+            If ``pos`` is negative (a decoder's failure), naming ``what``.
+        """
         if pos < 0:
             raise ValueError(f"malformed dlib shape_predictor file while reading {what}")
         self.pos = pos
 
     def int(self, what: str) -> int:
+        """Read one integer token; ValueError naming ``what`` if malformed."""
         value, pos = _read_int(self.buf, self.pos)
         self.check(pos, what)
         return int(value)
 
     def ints(self, count: int, what: str) -> np.ndarray:
+        """Read ``count`` integer tokens as int64 (count,); ValueError if malformed."""
         out = np.empty(count, np.int64)
         self.check(_read_ints(self.buf, self.pos, out), what)
         return out
 
     def floats(self, count: int, what: str) -> np.ndarray:
+        """Read ``count`` float tokens as float32 (count,); ValueError if malformed."""
         out = np.empty(count, np.float32)
         self.check(_read_floats(self.buf, self.pos, out), what)
         return out
@@ -216,7 +241,26 @@ def _peek_tree_sizes(cur: _Cursor) -> tuple[int, int, int]:
 
 
 def parse_shape_model(data: bytes | np.ndarray) -> ShapeModel:
-    """Decode a serialized dlib ``shape_predictor`` (bytes of the .dat file)."""
+    """Decode a serialized dlib ``shape_predictor`` (bytes of the .dat file).
+
+    Parameters
+    ----------
+    data : bytes, bytearray or ndarray of shape (n_bytes,), uint8
+        The whole file content (the format is described in the module doc).
+
+    Returns
+    -------
+    ShapeModel
+        The model's arrays, with the shapes and dtypes listed on :class:`ShapeModel`.
+
+    Raises
+    ------
+    ValueError
+        If the file is malformed or truncated (the message names the token being read), the
+        version is not 1, the initial shape is not a (2P, 1) column, trees are not full binary
+        trees of one size, cascade counts or feature-pixel counts disagree, bytes trail the
+        model, or a split or anchor index is out of range.
+    """
     buf = np.frombuffer(data, np.uint8) if isinstance(data, bytes | bytearray) else data
     cur = _Cursor(buf)
     if (version := cur.int("version")) != 1:
@@ -293,6 +337,17 @@ def unnormalizing_tform(width: int, height: int) -> np.ndarray:
 
     Returns a (2, 3) float64 matrix [M | b]; apply as (M[r,0]*x + M[r,1]*y) + b[r], the order of
     dlib's point_transform_affine.
+
+    Parameters
+    ----------
+    width, height : int
+        Size of the face rectangle in pixels (the map sends box (1, 1) to pixel
+        (width - 1, height - 1)).
+
+    Returns
+    -------
+    ndarray of shape (2, 3), float64
+        ``[M | b]``, bit-identical to dlib's ``unnormalizing_tform``.
     """
     corners = np.array([[0.0, width - 1.0, width - 1.0], [0.0, 0.0, height - 1.0]])
     out = np.zeros((2, 3))
@@ -307,6 +362,26 @@ def unnormalizing_tform(width: int, height: int) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def load_shape_model(path: str | Path | None = None) -> ShapeModel:
-    """Parse a model file once per process (default: the 68-point model)."""
+    """Parse a model file once per process (default: the 68-point model).
+
+    Results are cached per ``path`` (``functools.lru_cache``, up to 4 models).
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or None, default None
+        A dlib ``shape_predictor`` .dat file; None means :func:`shape_model_path`.
+
+    Returns
+    -------
+    ShapeModel
+        The decoded model.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` (or, when None, the default model) does not exist.
+    ValueError
+        If the file is not a valid ``shape_predictor`` (see :func:`parse_shape_model`).
+    """
     path = Path(path) if path is not None else shape_model_path()
     return parse_shape_model(path.read_bytes())

@@ -43,7 +43,33 @@ def hog_feature_count(
     pixels_per_cell: int = 8,
     cells_per_block: int = 2,
 ) -> int:
-    """Length of the HOG vector skimage returns for a ``height`` x ``width`` image."""
+    """Length of the HOG vector skimage returns for a ``height`` x ``width`` image.
+
+    ``(height // ppc - cpb + 1) * (width // ppc - cpb + 1) * cpb**2 * orientations``; 900 for a
+    48x48 image with the defaults.
+
+    Parameters
+    ----------
+    height, width : int
+        Image size in pixels.
+    orientations : int, default 9
+        Orientation bins over 0-180 degrees.
+    pixels_per_cell : int, default 8
+        Side of a square cell in pixels.
+    cells_per_block : int, default 2
+        Side of a square normalisation block in cells.
+
+    Returns
+    -------
+    int
+        Number of features per image.
+
+    Raises
+    ------
+    ValueError
+        If a HOG parameter is not a positive integer, or the image is smaller than one block
+        (``pixels_per_cell * cells_per_block`` pixels on a side).
+    """
     _check_params(orientations, pixels_per_cell, cells_per_block)
     _check_size(height, width, pixels_per_cell, cells_per_block)
     blocks_row = height // pixels_per_cell - cells_per_block + 1
@@ -63,6 +89,38 @@ def hog_features(
 
     Values equal ``skimage.feature.hog`` exactly (compute in float64, then cast to ``dtype``).
     Images are processed ``batch_size`` at a time so float inputs need bounded scratch memory.
+    Method: Dalal & Triggs, "Histograms of Oriented Gradients for Human Detection", CVPR 2005;
+    implementation details follow scikit-image's ``skimage.feature.hog`` (see the module doc).
+
+    Parameters
+    ----------
+    images : array_like of shape (n, h, w)
+        Gray-level images of integer, bool or real float dtype, e.g. uint8 (n, 48, 48). Float
+        images holding only integers 0-255 take the exact uint8 path.
+    orientations : int, default 9
+        Orientation bins over 0-180 degrees (unsigned gradients).
+    pixels_per_cell : int, default 8
+        Side of a square cell in pixels.
+    cells_per_block : int, default 2
+        Side of a square normalisation block in cells.
+    dtype : numpy dtype, default float32
+        Floating-point type of the result.
+    batch_size : int, default 4096
+        Images computed per call of the compiled kernel.
+
+    Returns
+    -------
+    ndarray of shape (n, n_features), ``dtype``
+        One HOG vector per image, laid out (block_row, block_col, cell_row, cell_col,
+        orientation); ``n_features`` is :func:`hog_feature_count` (900 for float32 (n, 900) on
+        48x48 images with the defaults).
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not 3-D or not of integer, bool or real float dtype; a HOG parameter or
+        ``batch_size`` is not a positive integer; ``dtype`` is not a floating-point type; or the
+        images are smaller than one block.
     """
     images = np.asarray(images)
     _check_images(images)

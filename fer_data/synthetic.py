@@ -81,6 +81,30 @@ def synthetic_faces(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.
 
     Rows come ordered Training, PublicTest, PrivateTest (shuffled within each), the same ``seed``
     gives the same set, and class sizes follow FER2013's imbalance with at least 10 rows per class.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of faces, at least 70 (10 per emotion class). Split about 80/10/10 into
+        Training / PublicTest / PrivateTest, stratified by class.
+    seed : int
+        Non-negative seed of ``numpy.random.default_rng``; it fixes labels, faces and noise.
+
+    Returns
+    -------
+    images : ndarray of shape (n_rows, 48, 48), uint8
+        Gray-level faces (0-255).
+    emotion : ndarray of shape (n_rows,), int64
+        Class label 0-6, in the order of ``fer_data.faces.EMOTIONS``.
+    usage : ndarray of shape (n_rows,), str
+        ``"Training"``, ``"PublicTest"`` or ``"PrivateTest"``.
+
+    Raises
+    ------
+    TypeError
+        If ``n_rows`` or ``seed`` is not an int (bool is refused).
+    ValueError
+        If ``seed`` is negative or ``n_rows`` is below 70.
     """
     _validate(n_rows, seed)
     rng = np.random.default_rng(seed)
@@ -90,7 +114,30 @@ def synthetic_faces(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def synthetic_fer2013_csv(path: Path, n_rows: int, seed: int) -> Path:
-    """Write the synthetic set as a Kaggle-format ``fer2013.csv`` at ``path`` atomically."""
+    """Write the synthetic set as a Kaggle-format ``fer2013.csv`` at ``path`` atomically.
+
+    The file has the header ``emotion,pixels,Usage`` and one row per face: the label, the 2304
+    gray levels (row-major 48x48) separated by spaces, and the usage.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Destination CSV; missing parent folders are created.
+    n_rows, seed : int
+        As in :func:`synthetic_faces`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As in :func:`synthetic_faces`; nothing is written then.
+    OSError
+        If the file cannot be written; ``path`` is then left as it was.
+    """
     images, emotion, usage = synthetic_faces(n_rows, seed)
     # Look-up table of decimal strings: much faster than formatting 2304 ints per row one by one.
     digits = np.array([str(v) for v in range(256)])
@@ -306,12 +353,15 @@ class _Canvas:
     out: np.ndarray
 
     def cover(self, dist: np.ndarray) -> np.ndarray:
+        """Coverage (0-1) of a shape from its signed distance (face units, negative inside)."""
         return _coverage(dist, self.ppu)
 
     def paint(self, value: np.ndarray | float, alpha: np.ndarray) -> None:
+        """Blend ``value`` into the albedo in place with opacity ``alpha`` (0-1)."""
         _blend(self.out, value, alpha)
 
     def darken(self, factor: np.ndarray) -> None:
+        """Multiply the albedo in place by ``factor``."""
         np.multiply(self.out, factor, out=self.out)
 
 

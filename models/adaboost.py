@@ -24,6 +24,32 @@ DEFAULTS = {"n_estimators": 100, "learning_rate": 0.5, "max_depth": 2, "max_feat
 
 
 def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    """Unfitted AdaBoost (SAMME) over depth-limited decision trees.
+
+    Method: Zhu, Zou, Rosset & Hastie, "Multi-class AdaBoost", Statistics and Its Interface
+    2009 (SAMME), as implemented by scikit-learn.
+
+    Parameters
+    ----------
+    params : Mapping of str to value
+        Every key of ``HYPERS`` (``n_estimators``, ``learning_rate``, ``max_depth`` and
+        ``max_features`` of each weak tree), as :meth:`models.spec.ModelSpec.resolve` returns
+        them (validated against ``HYPERS``).
+    options : BuildOptions
+        Uses ``seed`` (``random_state`` of the trees and of the booster); features are not
+        scaled.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        One step, ``adaboost`` (scikit-learn ``AdaBoostClassifier``); ``fit`` takes X of shape
+        (n, d) and labels 0-6 of shape (n,).
+
+    Raises
+    ------
+    KeyError
+        If a key of ``HYPERS`` is missing from ``params``.
+    """
     tree = DecisionTreeClassifier(
         max_depth=params["max_depth"],
         max_features=params["max_features"],

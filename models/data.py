@@ -15,7 +15,33 @@ def training_data(
     augmentation: str,
     with_dev: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y, groups): train, its augmented copies, and dev when ``with_dev``; groups: row ids."""
+    """(x, y, groups): train, its augmented copies, and dev when ``with_dev``; groups: row ids.
+
+    Parameters
+    ----------
+    features_dir : str or os.PathLike
+        Root of the feature store.
+    feature_set : str
+        One of ``features.names.FEATURE_SETS``.
+    augmentation : str
+        Augmentation mode whose copies are appended, or ``"none"``.
+    with_dev : bool, default False
+        Also append the dev split (for the final fit after a search).
+
+    Returns
+    -------
+    x : ndarray of shape (n, d), float32
+        Features, in the order train, augmented copies, dev.
+    y : ndarray of shape (n,), int64
+        Emotion labels 0-6.
+    groups : ndarray of shape (n,), int64
+        ``row_id`` of each row: an image and its augmented copies share it.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`features.store.load_xy`, for any split read.
+    """
     x, y, rows = load_training_xy(features_dir, feature_set, augmentation)
     groups = rows["row_id"].to_numpy(np.int64)
     if with_dev:

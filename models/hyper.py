@@ -18,6 +18,8 @@ Kind = Literal["int", "float", "choice", "bool"]
 
 @dataclass(frozen=True)
 class Hyper:
+    """Values one hyper-parameter accepts: a kind, optional bounds, choices and special values."""
+
     kind: Kind
     ge: float | None = None
     gt: float | None = None
@@ -27,6 +29,8 @@ class Hyper:
     help: str = ""
 
     def accepts(self, value: object) -> bool:
+        """Whether ``value`` is valid: a listed special value, a choice, a bool, or a finite number
+        of the right kind inside the bounds (bool is never a number; an int is a valid float)."""
         if value in self.special and _same_type_as_member(value, self.special):
             return True
         if self.kind == "bool":
@@ -47,6 +51,7 @@ class Hyper:
         )
 
     def expected(self) -> str:
+        """What the spec accepts, in words (e.g. "an integer >= 1 and <= 1000 or null")."""
         if self.kind == "bool":
             return "true or false"
         if self.kind == "choice":
@@ -89,7 +94,23 @@ def _unknown(name: str, hypers: Mapping[str, Hyper], where: str) -> str:
 def check_values(
     values: Mapping[str, object], hypers: Mapping[str, Hyper], where: str
 ) -> list[str]:
-    """Problems with fixed hyper-parameter values (a model's `params`)."""
+    """Problems with fixed hyper-parameter values (a model's `params`).
+
+    Parameters
+    ----------
+    values : Mapping of str to object
+        Hyper-parameter name to value.
+    hypers : Mapping of str to Hyper
+        The model's specs.
+    where : str
+        Key path prefixed to each problem (e.g. ``models.knn.params``).
+
+    Returns
+    -------
+    list of str
+        One ``"<where>.<name>: ..."`` line per unknown name or rejected value; empty if all
+        are fine.
+    """
     problems = []
     for name, value in values.items():
         spec = hypers.get(name)
@@ -103,7 +124,23 @@ def check_values(
 def check_grid(
     grid: Mapping[str, Sequence[object]], hypers: Mapping[str, Hyper], where: str
 ) -> list[str]:
-    """Problems with a grid: each key a known hyper-parameter with a non-empty list of values."""
+    """Problems with a grid: each key a known hyper-parameter with a non-empty list of values.
+
+    Parameters
+    ----------
+    grid : Mapping of str to sequence
+        Hyper-parameter name to the values to try.
+    hypers : Mapping of str to Hyper
+        The model's specs.
+    where : str
+        Key path prefixed to each problem.
+
+    Returns
+    -------
+    list of str
+        One line per empty grid, unknown name, empty list or rejected value (with its index);
+        empty if all are fine.
+    """
     if not grid:
         return [f"{where}: the grid is empty; expected a hyper-parameter with a list of values"]
     problems = []
@@ -123,7 +160,31 @@ def check_grid(
 
 
 def check_distribution(name: str, dist: Mapping[str, object], spec: Hyper, where: str) -> list[str]:
-    """Problems with one Optuna distribution (`type` int / float / categorical) for ``spec``."""
+    """Problems with one Optuna distribution (`type` int / float / categorical) for ``spec``.
+
+    Parameters
+    ----------
+    name : str
+        Hyper-parameter name.
+    dist : Mapping of str to object
+        ``{"type": "categorical", "choices": [...]}`` or ``{"type": "int" | "float", "low": ..,
+        "high": .., "log": bool (optional)}``.
+    spec : Hyper
+        What the hyper-parameter accepts.
+    where : str
+        Key path prefixed to each problem.
+
+    Returns
+    -------
+    list of str
+        One line per rejected choice or bound, a numeric type for a choice/bool spec, a float
+        type for an int spec, ``low > high``, or a log scale with ``low <= 0``.
+
+    Raises
+    ------
+    KeyError
+        If ``dist`` lacks ``type``, or the keys its type needs (``choices``; ``low``, ``high``).
+    """
     key = f"{where}.{name}"
     kind = dist["type"]
     if kind == "categorical":
@@ -153,6 +214,28 @@ def check_distribution(name: str, dist: Mapping[str, object], spec: Hyper, where
 def check_space(
     space: Mapping[str, Mapping[str, object]], hypers: Mapping[str, Hyper], where: str
 ) -> list[str]:
+    """Problems with an Optuna search space: each key a known hyper-parameter with a valid
+    distribution (see :func:`check_distribution`).
+
+    Parameters
+    ----------
+    space : Mapping of str to Mapping
+        Hyper-parameter name to its distribution.
+    hypers : Mapping of str to Hyper
+        The model's specs.
+    where : str
+        Key path prefixed to each problem.
+
+    Returns
+    -------
+    list of str
+        One line per empty space, unknown name or distribution problem; empty if valid.
+
+    Raises
+    ------
+    KeyError
+        As :func:`check_distribution`, for a distribution that lacks a required key.
+    """
     if not space:
         return [f"{where}: the search space is empty; expected at least one hyper-parameter"]
     problems = []

@@ -30,6 +30,33 @@ DEFAULTS = {
 
 
 def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    """Unfitted brute-force k-nearest neighbours after block scaling and optional PCA.
+
+    Method: Cover & Hart, "Nearest neighbor pattern classification", IEEE Trans. Inf. Theory
+    1967; scikit-learn (or scikit-learn-intelex) ``KNeighborsClassifier``.
+
+    Parameters
+    ----------
+    params : Mapping of str to value
+        Every key of ``HYPERS`` (``n_neighbors``, ``weights``, ``metric``,
+        ``landmark_weight`` for the scaler, ``pca_components``: 0 means no PCA), as
+        :meth:`models.spec.ModelSpec.resolve` returns them (validated against ``HYPERS``).
+    options : BuildOptions
+        Uses ``feature_set`` (scaling), ``seed`` (PCA), ``n_jobs`` and ``accelerate``:
+        scikit-learn-intelex's ``KNeighborsClassifier`` when set and ``weights`` is uniform,
+        scikit-learn's otherwise (see the comment in the code).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``scale`` (:class:`~models.scaling.BlockScaler`), ``pca`` (whitened, only if
+        ``pca_components`` > 0) and ``knn``.
+
+    Raises
+    ------
+    KeyError
+        If a key of ``HYPERS`` is missing from ``params``.
+    """
     # scikit-learn-intelex 2026.2 mislabels distance-weighted votes when a query equals a training
     # row (FER2013 has exact duplicates across splits): 14% vs 51% dev accuracy, measured. Those
     # go to scikit-learn's own brute force.

@@ -40,6 +40,30 @@ REPORT_EVERY = 10  # boosting rounds between two reports to the search
 
 
 def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    """Unfitted LightGBM classifier on unscaled features.
+
+    Method: Ke et al., "LightGBM: A Highly Efficient Gradient Boosting Decision Tree",
+    NeurIPS 2017; the ``lightgbm`` package's ``LGBMClassifier``.
+
+    Parameters
+    ----------
+    params : Mapping of str to value
+        Keyword arguments of ``LGBMClassifier``, passed as is: the keys of ``HYPERS``, as
+        :meth:`models.spec.ModelSpec.resolve` returns them. Row subsampling runs every round
+        (``subsample_freq=1``) when ``subsample`` < 1.
+    options : BuildOptions
+        Uses ``n_jobs`` and ``seed`` (``random_state``).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        One step, ``lgbm`` (silent: ``verbose=-1``).
+
+    Raises
+    ------
+    KeyError
+        If ``params`` has no ``subsample``.
+    """
     from lightgbm import LGBMClassifier
 
     gbm = LGBMClassifier(
@@ -60,6 +84,28 @@ def fit_iterative(
     y_val: np.ndarray,
     reporter: Reporter,
 ) -> None:
+    """Fit ``pipeline`` in place, reporting dev accuracy every ``REPORT_EVERY`` boosting rounds.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        As :func:`build` returns it.
+    x : ndarray of shape (n, d), float32
+        Training features.
+    y : ndarray of shape (n,), int
+        Training labels 0-6.
+    x_val : ndarray of shape (m, d), float32
+        Validation features, passed to LightGBM as its evaluation set.
+    y_val : ndarray of shape (m,), int
+        Validation labels.
+    reporter : Reporter
+        Receives ``(round, 1 - multi_error)`` at rounds 10, 20, ...
+
+    Raises
+    ------
+    models.spec.Pruned
+        Raised by ``reporter`` to stop the fit; the pipeline is then partly fitted.
+    """
     x, x_val = preprocess(pipeline, x, y, x_val)
 
     def report(env: Any) -> None:

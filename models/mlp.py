@@ -53,10 +53,48 @@ class PrunableMLP(MLPClassifier):
 
 
 def layer_sizes(width: int, depth: int) -> tuple[int, ...]:
+    """Hidden-layer sizes: ``width`` units, then half as many per layer (at least 1).
+
+    Parameters
+    ----------
+    width : int
+        Units of the first hidden layer.
+    depth : int
+        Number of hidden layers.
+
+    Returns
+    -------
+    tuple of int
+        ``depth`` sizes, ``width >> i`` for layer i (e.g. (512, 256) for 512, 2).
+    """
     return tuple(max(1, width >> i) for i in range(depth))
 
 
 def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    """Unfitted MLP with early stopping, after block scaling.
+
+    Method: scikit-learn's ``MLPClassifier`` (ReLU, Adam: Kingma & Ba, ICLR 2015), here as
+    :class:`PrunableMLP`; early stopping holds out ``validation_fraction`` of the training rows.
+
+    Parameters
+    ----------
+    params : Mapping of str to value
+        Every key of ``HYPERS`` (``width`` and ``depth`` give the layers, see
+        :func:`layer_sizes`; ``landmark_weight`` is for the scaler), as
+        :meth:`models.spec.ModelSpec.resolve` returns them (validated against ``HYPERS``).
+    options : BuildOptions
+        Uses ``feature_set`` (scaling) and ``seed`` (``random_state``).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``scale`` (:class:`~models.scaling.BlockScaler`) and ``mlp``.
+
+    Raises
+    ------
+    KeyError
+        If a key of ``HYPERS`` is missing from ``params``.
+    """
     mlp = PrunableMLP(
         hidden_layer_sizes=layer_sizes(params["width"], params["depth"]),
         alpha=params["alpha"],
@@ -81,6 +119,27 @@ def fit_iterative(
     y_val: np.ndarray,
     reporter: Reporter,
 ) -> None:
+    """Fit ``pipeline`` in place, reporting the MLP's early-stopping accuracy after each epoch.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        As :func:`build` returns it.
+    x : ndarray of shape (n, d), float32
+        Training features.
+    y : ndarray of shape (n,), int
+        Training labels 0-6.
+    x_val, y_val : ndarray
+        Not used (the signature is :data:`models.spec.IterativeFit`'s): the score reported is
+        the one on the MLP's own ``validation_fraction`` of ``x``.
+    reporter : Reporter
+        Receives ``(epoch, validation accuracy)`` after every epoch.
+
+    Raises
+    ------
+    models.spec.Pruned
+        Raised by ``reporter`` to stop the fit; the pipeline is then partly fitted.
+    """
     # Reports the MLP's own early-stopping validation score (a slice of the training rows).
     x, _ = preprocess(pipeline, x, y, x_val)
     mlp = pipeline[-1]

@@ -11,7 +11,7 @@ One status vocabulary for all of them (:data:`Status`):
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,8 @@ Status = Literal["ok", "skipped", "disabled", "failed", "budget_exceeded"]
 
 
 class ClassScores(Record):
+    """Precision, recall, F1 (0-1) and support (rows) of one emotion class."""
+
     precision: float
     recall: float
     f1: float
@@ -69,6 +71,7 @@ class ModelMetrics(Record):
 
     @property
     def ok(self) -> bool:
+        """Whether the model ran and has scores for all test rows."""
         return self.status == "ok" and self.test is not None and self.test.all is not None
 
 
@@ -89,6 +92,24 @@ class SearchRecord(Record):
     budget_s: float | None = None
 
 
+class DevScores(Record):
+    """A model's dev scores (fitted without dev) and how they were made."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    fitted_on: str  # e.g. "train + mirror" or "train (centre crop, dev-chosen epoch)"
+
+
+class ExportCheck(Record):
+    """The fitted model saved in another form (the SVM's compact RBF decision): proof on dev
+    rows that the saved form predicts exactly what the fitted estimator predicts."""
+
+    form: str  # what was saved instead of the fitted estimator
+    rows_checked: int
+    disagreements: int  # rows whose predicted class differs (0 for identical predictions)
+
+
 class TrainRecord(Record):
     """``artifacts/models/<model>/train.json`` of a classical model."""
 
@@ -103,6 +124,10 @@ class TrainRecord(Record):
     train_rows: int | None = None
     status: Status
     error: str | None = None
+    # The same parameters fitted on train (plus augmentation) alone, scored on dev: what
+    # `ferbench predict` ranks models by (never the test split). None: no dev split to score.
+    dev: DevScores | None = None
+    exported: ExportCheck | None = None  # the saved form of the model, when it differs (SVM)
 
 
 class CnnTrainRecord(Record):
@@ -119,6 +144,7 @@ class CnnTrainRecord(Record):
     best_epoch: int
     best_dev_accuracy: float
     predict_ms_per_image: dict[str, float]  # ten_crop, center_crop
+    dev: DevScores | None = None  # the saved weights on dev with predict's views (10-crop)
 
 
 class CompetencyCell(Record):
@@ -145,3 +171,70 @@ class CompetencyRecord(Record):
     params: dict[str, Any]  # the built-in defaults the cells were fitted with
     train_rows: int
     cells: list[CompetencyCell]
+
+
+# --- a trained model's self-description (what `ferbench predict` reads) -------------------------
+
+LabelSource = Literal["fer2013", "ferplus"]
+ScoreKind = Literal["probability", "ovr_decision"]
+
+
+class HogSpec(Record):
+    orientations: int
+    pixels_per_cell: int
+    cells_per_block: int
+
+
+class LandmarkSpec(Record):
+    upscale: int
+    normalise: bool
+    backend: str  # numba or dlib: identical points, speed only
+
+
+class FeatureSpec(Record):
+    """How a classical model's input columns are computed from a 48x48 face."""
+
+    feature_set: str  # pixels, hog, landmarks or hog_landmarks (columns in that order)
+    hog: HogSpec | None  # None: the feature set has no HOG columns
+    landmarks: LandmarkSpec | None  # None: no landmark columns
+
+
+class CnnSpec(Record):
+    """How a CNN's input is made from a 48x48 face."""
+
+    arch: str
+    crop: int  # side of the centre crop (and of each of the ten crops)
+    mean: float  # normaliser: (pixel - mean) / std, fitted on the training pixels
+    std: float
+    dropout: float
+    views: Literal["ten_crop", "center_crop"]  # what its test score used
+
+
+class ModelCard(Record):
+    """``artifacts/models/<model>/model_card.json``: everything needed to apply a trained model.
+
+    Written by the train and cnn stages beside the weights; ``ferbench predict`` and
+    :func:`models.predictor.load_model` read only the card's directory. ``classes`` is a list
+    (index = the model's output column) so that an 8-class FER+ model fits the same card.
+    """
+
+    FILE: ClassVar[str] = "model_card.json"
+
+    ferbench_version: str  # the code version that wrote it; predict refuses another version
+    model: str  # knn, svm, ..., cnn_mini_xception
+    kind: Literal["classical", "cnn"]
+    weights: str  # file name of the weights, inside the card's directory
+    weights_bytes: int
+    classes: list[str]
+    label_source: LabelSource
+    score_kind: ScoreKind  # what the per-class scores are: probabilities or SVC's ovr decision
+    image_side: int  # faces are (image_side, image_side) grayscale uint8
+    features: FeatureSpec | None = None  # classical models
+    cnn: CnnSpec | None = None  # CNNs
+    params: dict[str, Any]  # hyper-parameters (classical) or recipe (CNN)
+    augmentation: str
+    refit_on_dev: bool
+    train_rows: int
+    dev: DevScores | None  # what the default model is chosen by
+    data: DataSource
+    commit: str  # git commit of the code that trained it (or why unknown)

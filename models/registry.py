@@ -19,10 +19,23 @@ __all__ = ["MODEL_NAMES", "build_model", "get_spec"]
 def get_spec(name: str) -> ModelSpec:
     """The :class:`~models.spec.ModelSpec` of ``models/<name>.py``.
 
+    Parameters
+    ----------
+    name : str
+        A model key of ``params.yaml`` (one of :data:`MODEL_NAMES`); its module is imported on
+        first use.
+
+    Returns
+    -------
+    ModelSpec
+        The module's ``SPEC``.
+
     Raises
     ------
     ValueError
         ``name`` is not one of :data:`MODEL_NAMES`.
+    RuntimeError
+        The module's ``SPEC.name`` is not ``name``.
     """
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
@@ -33,6 +46,27 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def build_model(name: str, params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
-    """The model's unfitted scikit-learn pipeline: its defaults updated with ``params``."""
+    """The model's unfitted scikit-learn pipeline: its defaults updated with ``params``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`.
+    params : Mapping of str to value
+        Hyper-parameters that override the model's defaults (validated against its ``hypers``
+        beforehand; not checked here).
+    options : BuildOptions
+        Feature set, acceleration, threads and seed.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Unfitted; ``fit`` takes X of shape (n, d) and labels 0-6 of shape (n,).
+
+    Raises
+    ------
+    ValueError, RuntimeError
+        As :func:`get_spec`.
+    """
     spec = get_spec(name)
     return spec.build(spec.resolve(params), options)

@@ -28,6 +28,30 @@ DEFAULTS = {
 
 
 def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
+    """Unfitted random forest on unscaled features.
+
+    Method: Breiman, "Random Forests", Machine Learning 2001, as implemented by scikit-learn.
+
+    Parameters
+    ----------
+    params : Mapping of str to value
+        Keyword arguments of ``RandomForestClassifier``, passed as is: the keys of ``HYPERS``
+        (``n_estimators``, ``max_depth``, ``max_features``, ``min_samples_leaf``,
+        ``class_weight``), as :meth:`models.spec.ModelSpec.resolve` returns them. A missing key
+        falls back to scikit-learn's default.
+    options : BuildOptions
+        Uses ``n_jobs`` and ``seed`` (``random_state``).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        One step, ``forest`` (scikit-learn ``RandomForestClassifier``).
+
+    Raises
+    ------
+    TypeError
+        If ``params`` holds a key ``RandomForestClassifier`` does not take.
+    """
     forest = RandomForestClassifier(**params, n_jobs=options.n_jobs, random_state=options.seed)
     return Pipeline([("forest", forest)])
 

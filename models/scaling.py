@@ -22,6 +22,25 @@ class BlockScaler(TransformerMixin, BaseEstimator):
 
     ``appearance_power`` < 1 first compresses the (non-negative) appearance features, x ** p: the
     square root of HOG histograms (Hellinger) keeps a few strong edges from dominating distances.
+
+    Parameters
+    ----------
+    feature_set : str, default "hog_landmarks"
+        Feature set of the input; for ``"landmarks"`` and ``"hog_landmarks"`` the last 136
+        columns are the landmark block, otherwise every column is appearance.
+    landmark_weight : float, default 1.0
+        Factor applied to the centred landmark columns; 0 zeroes them.
+    appearance_power : float, default 1.0
+        Exponent p of ``sign(x) * |x| ** p`` applied to the appearance block before
+        standardising (1 leaves it unchanged).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (d,)
+        Column means after the power transform, in the input's float dtype.
+    scale_ : ndarray of shape (d,)
+        Column standard deviations (1 for constant columns) for the appearance block,
+        ``1 / landmark_weight`` (inf for 0) for the landmark block.
     """
 
     def __init__(
@@ -50,6 +69,26 @@ class BlockScaler(TransformerMixin, BaseEstimator):
         return n_columns - LANDMARK_DIM
 
     def fit(self, x: np.ndarray, y: object = None) -> BlockScaler:
+        """Learn column means and scales from training rows.
+
+        Parameters
+        ----------
+        x : array_like of shape (n, d)
+            Features; float32 and float64 are kept, other types become float32.
+        y : ignored
+            Present for the scikit-learn API.
+
+        Returns
+        -------
+        BlockScaler
+            ``self``, with ``mean_`` and ``scale_`` set.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not a finite 2-D numeric array (scikit-learn's ``validate_data``), or
+            the feature set has landmarks and ``x`` has fewer than 136 columns.
+        """
         x = validate_data(self, x, dtype=[np.float32, np.float64])
         split = self._split(x.shape[1])
         x = self._power(x, split)
@@ -64,6 +103,25 @@ class BlockScaler(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
+        """``(power(x) - mean_) / scale_``: standardised appearance, weighted centred landmarks.
+
+        Parameters
+        ----------
+        x : array_like of shape (m, d)
+            Features with the same number of columns as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (m, d), float32 or float64
+            The scaled features.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If :meth:`fit` has not been called.
+        ValueError
+            If ``x`` is not a finite 2-D numeric array or has a different number of columns.
+        """
         check_is_fitted(self)
         x = validate_data(self, x, dtype=[np.float32, np.float64], reset=False)
         return (self._power(x, self._split(x.shape[1])) - self.mean_) / self.scale_

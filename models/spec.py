@@ -19,11 +19,15 @@ class Pruned(Exception):  # noqa: N818 - mirrors optuna.TrialPruned without impo
 class Reporter(Protocol):
     """Takes an iterative fit's validation scores as it goes; raises :class:`Pruned` to stop it."""
 
-    def report(self, step: int, value: float) -> None: ...
+    def report(self, step: int, value: float) -> None:
+        """Take a validation score ``value`` (0-1) after ``step`` (round, epoch or fold, from 1)."""
+        ...
 
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """Run settings a model's ``build`` needs besides its hyper-parameters."""
+
     feature_set: str = "hog_landmarks"
     accelerate: bool = True  # scikit-learn-intelex estimators where the model has them
     n_jobs: int = 2
@@ -36,6 +40,14 @@ IterativeFit = Callable[[Pipeline, np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One model of the zoo: its key, title, hyper-parameters, defaults and pipeline builder.
+
+    Raises
+    ------
+    ValueError
+        On construction, if ``defaults`` and ``hypers`` do not have the same keys.
+    """
+
     name: str
     title: str
     hypers: Mapping[str, Hyper]
@@ -43,6 +55,8 @@ class ModelSpec:
     build: Callable[[Mapping[str, Any], BuildOptions], Pipeline]
     # Iterative models report per-iteration validation accuracy so the search can prune them.
     fit_iterative: IterativeFit | None = None
+    # The fitted pipeline as the train stage saves it, when that differs (the SVM's compact form).
+    export: Callable[[Pipeline], Pipeline] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.defaults) - set(self.hypers)
@@ -58,7 +72,25 @@ class ModelSpec:
 def preprocess(
     pipeline: Pipeline, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fit every step but the last on (x, y); return (x, x_val) transformed for the last step."""
+    """Fit every step but the last on (x, y); return (x, x_val) transformed for the last step.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Its leading steps are fitted in place; the last one is left alone.
+    x : ndarray of shape (n, d)
+        Training features.
+    y : ndarray of shape (n,)
+        Training labels.
+    x_val : ndarray of shape (m, d)
+        Validation features.
+
+    Returns
+    -------
+    x, x_val : ndarray of shape (n, d') and (m, d')
+        Transformed by the leading steps (d' may differ from d, e.g. after PCA); the inputs
+        themselves when the pipeline has one step.
+    """
     if len(pipeline.steps) == 1:
         return x, x_val
     head = pipeline[:-1]

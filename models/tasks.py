@@ -22,6 +22,26 @@ METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
 def score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """One of ``METRICS`` of predictions, via scikit-learn.
+
+    Parameters
+    ----------
+    metric : {"accuracy", "balanced_accuracy", "macro_f1"}
+        Accuracy, mean per-class recall, or unweighted mean of per-class F1 (a class with no
+        true and no predicted rows scores 0).
+    y_true, y_pred : ndarray of shape (n,), int
+        True and predicted labels.
+
+    Returns
+    -------
+    float
+        The score, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is unknown (or, from scikit-learn, the arrays differ in length).
+    """
     if metric == "accuracy":
         return float(accuracy_score(y_true, y_pred))
     if metric == "balanced_accuracy":
@@ -39,7 +59,36 @@ def holdout_score(
     options: BuildOptions,
     metric: str,
 ) -> float:
-    """Fit on ``context["x"]``, score on ``context["x_val"]``; iterative models report meanwhile."""
+    """Fit on ``context["x"]``, score on ``context["x_val"]``; iterative models report meanwhile.
+
+    Parameters
+    ----------
+    context : Mapping
+        ``x`` float32 (n, d), ``y`` int (n,), ``x_val`` float32 (m, d), ``y_val`` int (m,).
+    reporter : Reporter
+        Receives an iterative model's validation accuracy as it trains (see the model's
+        ``fit_iterative``); other models report nothing.
+    model : str
+        One of ``models.names.MODEL_NAMES``.
+    params : Mapping of str to value
+        Hyper-parameters overriding the model's defaults.
+    options : BuildOptions
+        Feature set, acceleration, threads and seed.
+    metric : str
+        One of ``METRICS``.
+
+    Returns
+    -------
+    float
+        ``metric`` of the predictions on ``x_val``, in [0, 1].
+
+    Raises
+    ------
+    models.spec.Pruned
+        From ``reporter``, to stop an unpromising trial.
+    ValueError
+        If ``model`` or ``metric`` is unknown.
+    """
     x, y, x_val, y_val = context["x"], context["y"], context["x_val"], context["y_val"]
     pipeline = build_model(model, params, options)
     fit_iterative = get_spec(model).fit_iterative
@@ -58,7 +107,30 @@ def cv_score(
     options: BuildOptions,
     metric: str,
 ) -> float:
-    """Mean score over ``context["folds"]``, reporting the running mean after each fold."""
+    """Mean score over ``context["folds"]``, reporting the running mean after each fold.
+
+    Parameters
+    ----------
+    context : Mapping
+        ``x`` float32 (n, d), ``y`` int (n,) and ``folds``: (train, validation) row-index pairs
+        (see :func:`models.sampling.stratified_folds`).
+    reporter : Reporter
+        Receives ``(fold, running mean score)`` after each fold.
+    model, params, options, metric
+        As :func:`holdout_score`.
+
+    Returns
+    -------
+    float
+        Mean of the per-fold ``metric`` scores, in [0, 1].
+
+    Raises
+    ------
+    models.spec.Pruned
+        From ``reporter``, to stop an unpromising trial.
+    ValueError
+        If ``model`` or ``metric`` is unknown.
+    """
     x, y = context["x"], context["y"]
     scores = []
     for fold, (train, val) in enumerate(context["folds"], start=1):
@@ -76,7 +148,31 @@ def fit_and_save(
     options: BuildOptions,
     path: str,
 ) -> dict[str, float]:
-    """Fit on ``context["x"]`` and save the pipeline to ``path`` (atomically); fit time and size."""
+    """Fit on ``context["x"]`` and save the pipeline to ``path`` (atomically); fit time and size.
+
+    Parameters
+    ----------
+    context : Mapping
+        ``x`` float32 (n, d) and ``y`` int (n,).
+    reporter : Reporter
+        Not used (every task takes one).
+    model, params, options
+        As :func:`holdout_score`.
+    path : str
+        Destination of the ``joblib.dump`` of the fitted pipeline.
+
+    Returns
+    -------
+    dict
+        ``fit_seconds`` (wall-clock seconds of ``fit``) and ``model_bytes`` (file size).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is unknown.
+    OSError
+        If the file cannot be written; ``path`` is then left as it was.
+    """
     pipeline = build_model(model, params, options)
     start = time.perf_counter()
     pipeline.fit(context["x"], context["y"])
@@ -96,7 +192,34 @@ def fit_predict(
     y: np.ndarray,
     x_test: np.ndarray,
 ) -> dict[str, Any]:
-    """Fit on (x, y) and predict x_test: the competency table's cells."""
+    """Fit on (x, y) and predict x_test: the competency table's cells.
+
+    Parameters
+    ----------
+    context : Mapping
+        Not used (the arrays come as arguments).
+    reporter : Reporter
+        Not used.
+    model, params, options
+        As :func:`holdout_score`.
+    x : ndarray of shape (n, d), float32
+        Training features.
+    y : ndarray of shape (n,), int
+        Training labels 0-6.
+    x_test : ndarray of shape (m, d), float32
+        Features to predict.
+
+    Returns
+    -------
+    dict
+        ``predictions`` int64 (m,), ``fit_seconds`` and ``predict_seconds`` (wall-clock
+        seconds).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is unknown.
+    """
     pipeline = build_model(model, params, options)
     start = time.perf_counter()
     pipeline.fit(x, y)
@@ -112,7 +235,30 @@ def fit_predict(
 def load_and_predict(
     context: Mapping[str, Any], reporter: Reporter, path: str, x: np.ndarray
 ) -> dict[str, Any]:
-    """Load a saved pipeline and predict ``x``: the evaluate stage's timed prediction."""
+    """Load a saved pipeline and predict ``x``: the evaluate stage's timed prediction.
+
+    Parameters
+    ----------
+    context : Mapping
+        Not used.
+    reporter : Reporter
+        Not used.
+    path : str
+        A pipeline saved by :func:`fit_and_save` (``joblib``; load only trusted files).
+    x : ndarray of shape (m, d), float32
+        Features to predict.
+
+    Returns
+    -------
+    dict
+        ``predictions`` int64 (m,) and ``predict_seconds`` (wall-clock seconds, loading not
+        included).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
     pipeline = joblib.load(path)
     start = time.perf_counter()
     predictions = pipeline.predict(x)

@@ -31,6 +31,8 @@ OnReport = Callable[[int, float], bool]
 
 @dataclass(frozen=True)
 class Outcome:
+    """How one task ended: status, its return value or error text, and wall-clock seconds."""
+
     status: Status
     value: Any = None
     error: str | None = None
@@ -49,6 +51,13 @@ class PipeReporter:
         self._conn = conn
 
     def report(self, step: int, value: float) -> None:
+        """Send ``(step, value)`` to the parent and wait for its answer.
+
+        Raises
+        ------
+        models.spec.Pruned
+            If the parent answers "prune".
+        """
         self._conn.send(("report", int(step), float(value)))
         if self._conn.recv():
             raise Pruned(f"pruned at step {step} (value {value:.4f})")
@@ -119,7 +128,18 @@ class BudgetWorker:
         self._sender.start()
 
     def start(self, timeout: float) -> bool:
-        """Start the child and hand it the context; False (and no child) if not ready in time."""
+        """Start the child and hand it the context; False (and no child) if not ready in time.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for the child to load the context and say ready.
+
+        Returns
+        -------
+        bool
+            True if a child is ready (also when one was already running).
+        """
         if self._process is not None:
             return True
         # spawn, not fork: the parent may hold OpenMP / TBB thread pools that a fork would corrupt.
@@ -140,6 +160,7 @@ class BudgetWorker:
         return False
 
     def kill(self) -> None:
+        """Kill the child now (if any) and drop its pipe; the next task starts a fresh one."""
         if self._process is not None:
             self._process.kill()
             self._process.join()
@@ -150,6 +171,7 @@ class BudgetWorker:
         self._process, self._conn, self._sender = None, None, None
 
     def close(self) -> None:
+        """Ask a live child to exit, wait up to 5 s, then :meth:`kill` whatever is left."""
         if self._process is not None and self._process.is_alive() and self._conn is not None:
             try:
                 self._conn.send(None)
@@ -169,6 +191,26 @@ class BudgetWorker:
 
         The deadline includes starting the child when none is running, so a caller's budget holds;
         call :meth:`start` first to keep the start out of a task's time.
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level task ``fn(context, reporter, **kwargs)`` (see :mod:`models.tasks`);
+            it and ``kwargs`` must pickle.
+        kwargs : dict
+            Keyword arguments of the task.
+        timeout : float
+            Wall-clock budget in seconds, from this call to the task's result.
+        on_report : callable, optional
+            ``on_report(step, value) -> bool`` for each intermediate score; True prunes the
+            task. None never prunes.
+
+        Returns
+        -------
+        Outcome
+            ``ok`` with the task's return value; ``pruned``; ``timeout`` (the child is killed);
+            or ``error`` with the child's traceback text, or "the fit process died" when the
+            child exited. Exceptions inside the task never propagate to the caller.
         """
         begin = time.monotonic()
         deadline = begin + timeout

@@ -1,6 +1,7 @@
 """``ferbench``: every DVC stage (``ferbench <stage>`` runs ``pipeline/stages/<stage>.py``), plus
 ``ferbench check``, which validates the whole of params.yaml, every model's hyper-parameters
-included, before a run (``./run.sh repro`` calls it first)."""
+included, before a run (``./run.sh repro`` calls it first), and ``ferbench predict``, which
+applies a trained model to images, folders, videos or a camera (:mod:`pipeline.predict`)."""
 
 from __future__ import annotations
 
@@ -47,13 +48,14 @@ def check(argv: Sequence[str]) -> int:
 
 
 check.__doc__ = "validate params.yaml, every model's hyper-parameters included"
+PREDICT_HELP = "apply a trained model to images, folders, videos or a camera"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--params"] and len(argv) > 2:  # ferbench --params FILE <command> ...
         argv = [argv[2], *argv[:2], *argv[3:]]
-    commands = {**STAGES, "check": check.__doc__}
+    commands = {**STAGES, "check": check.__doc__, "predict": PREDICT_HELP}
     if not argv or argv[0] not in commands:
         parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
         sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "check":
         return check(rest)
+    if command == "predict":  # imported here: OpenCV and the models load only when asked for
+        from pipeline.predict import cli as predict_cli
+
+        return predict_cli(rest)
     return importlib.import_module(stage_module(command)).cli(rest)
 
 

@@ -268,6 +268,35 @@ def _cnn_problems(cnn: CnnParams, augment_modes: list[str]) -> list[str]:
     return problems
 
 
+# --- applying a model (`ferbench predict`) -------------------------------------------------------
+
+
+class HaarDetectParams(_Section):
+    scale_factor: Annotated[float, Field(gt=1.0, le=2.0)]
+    min_neighbors: Annotated[int, Field(ge=0, le=100)]
+    min_size: Annotated[int, Field(ge=1)]  # pixels of the original image
+    detect_width: Annotated[int, Field(ge=0)]  # detect on a copy at most this wide; 0 = full size
+    margin: Annotated[float, Field(gt=-0.5, le=2.0)]  # crop margin, chosen on dev
+
+
+class DlibDetectParams(_Section):
+    upsample: Annotated[int, Field(ge=0, le=4)]
+    detect_width: Annotated[int, Field(ge=0)]
+    margin: Annotated[float, Field(gt=-0.5, le=2.0)]
+
+
+class PredictParams(_Section):
+    model: Annotated[str, Field(min_length=1)]  # best_dev, or a trained model's name
+    detector: Literal["haar", "dlib"]
+    haar: HaarDetectParams
+    dlib: DlibDetectParams
+    cnn_views: Literal["ten_crop", "center_crop"]
+    smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]  # EMA weight of the past; 0 = off
+    track_iou: Annotated[float, Field(gt=0.0, le=1.0)]
+    track_max_missed: Annotated[int, Field(ge=0)]
+    n_jobs: Annotated[int, Field(ge=1, le=256)]
+
+
 # --- the HTML report ------------------------------------------------------------------------------
 
 
@@ -290,6 +319,7 @@ class Params(_Section):
     evaluate: EvaluateParams
     competency: CompetencyParams
     cnn: CnnParams
+    predict: PredictParams
     report: ReportParams
 
     @field_validator("models", mode="before")

@@ -98,6 +98,11 @@ def train_record(model: str) -> Path:
     return model_dir(model) / "train.json"
 
 
+def model_card(model: str) -> Path:
+    """What ``ferbench predict`` reads (models.records.ModelCard; its file name is the card's)."""
+    return model_dir(model) / "model_card.json"
+
+
 def metrics(model: str) -> Path:
     return MODEL_METRICS_DIR / f"{model}.json"
 

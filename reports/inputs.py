@@ -13,7 +13,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from features.records import FeatureMetrics
 from fer_data.faces import FaceTable
+from fer_data.records import AugmentMetrics
 from models.records import CnnTrainRecord, ModelMetrics, Scores, SearchRecord, TrainRecord
 
 
@@ -43,7 +45,9 @@ class ModelRun:
 
 @dataclass(frozen=True)
 class RunInputs:
-    stages: dict[str, dict[str, Any] | None]  # ingest, augment, features metrics
+    ingest: dict[str, Any]  # metrics/ingest.json
+    augment: AugmentMetrics | None  # metrics/augment.json
+    features: FeatureMetrics | None  # metrics/features.json
     models: list[ModelRun]
     not_run: list[str]  # models the parameters ask for whose metrics do not exist yet
     competency: pd.DataFrame | None  # results/competency.csv

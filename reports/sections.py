@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_data.records import DataSource
+from features.records import FeatureMetrics
+from fer_data.records import AugmentMetrics, DataSource
 from models.records import CnnTrainRecord, TrainRecord
 from reports import charts, gallery, mcnemar, summary, tables
 from reports.embed import svg_uri
@@ -40,13 +41,14 @@ def run_summary(
     }
 
 
-def data(stages: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
-    ingest, augment, features = stages["ingest"], stages["augment"], stages["features"]
+def data(
+    ingest: dict[str, Any], augment: AugmentMetrics | None, features: FeatureMetrics | None
+) -> dict[str, Any]:
     counts = tables.class_counts(ingest["splits"])
     shown = counts.drop(columns=[tables.SPLIT_LABELS["test"]])  # both halves are shown
     augmentation = []
-    for mode, found in (augment or {}).get("modes", {}).items():
-        augmentation.append({"mode": mode, "train": augment["train"], **found})
+    for mode, found in (augment.modes if augment else {}).items():
+        augmentation.append({"mode": mode, "train": augment.train, **found.to_json()})
     return {
         "counts": counts,
         "totals": {tables.SPLIT_LABELS.get(k, k): v["total"] for k, v in ingest["splits"].items()},

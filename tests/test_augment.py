@@ -48,7 +48,7 @@ def test_balanced_and_full_counts(ingested: Path) -> None:
 
 
 def test_mirror_is_every_training_image_mirrored_once(ingested: Path) -> None:
-    metrics = augment.run(make_params(ingested, {"augment.modes": ["mirror"]}))
+    metrics = stage_run(augment, make_params(ingested, {"augment.modes": ["mirror"]}))
     train = read_faces(paths.ingested("train"))
     mirror = read_faces(paths.AUGMENTED_DIR / "mirror.feather")
     np.testing.assert_array_equal(mirror.row_id, train.row_id)

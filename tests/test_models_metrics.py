@@ -99,3 +99,25 @@ def test_no_bootstrap_and_missing_subsets() -> None:
 def test_bad_input_is_rejected(y_true, y_pred, usage, message) -> None:
     with pytest.raises(ValueError, match=message):
         score_predictions(np.array(y_true), np.array(y_pred), np.array(usage), n_boot=10)
+
+
+def test_an_eight_class_space_and_the_subject_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 8, 400)
+    y_pred = np.where(rng.random(400) < 0.6, y_true, rng.integers(0, 8, 400))
+    usage = np.array(["PublicTest"] * 400)
+    classes = [f"c{k}" for k in range(8)]
+    scores = score_predictions(y_true, y_pred, usage, 300, 1, classes)
+    assert list(scores.all.per_class) == classes and len(scores.all.confusion_matrix) == 8
+    with pytest.raises(ValueError, match=r"0\.\.7"):
+        score_predictions(np.array([8]), np.array([0]), usage[:1], 0, 0, classes)
+    # Ten subjects of 40 images each: resampling subjects widens the interval (the images of one
+    # subject are not independent when the subject's faces are all easy or all hard).
+    subject = np.repeat(np.arange(10), 40)
+    hard = subject < 5
+    y_pred_sub = np.where(hard, (y_true + 1) % 8, y_true)  # five subjects all wrong, five all right
+    by_row = score_predictions(y_true, y_pred_sub, usage, 500, 1, classes).all
+    by_subject = score_predictions(y_true, y_pred_sub, usage, 500, 1, classes, subject).all
+    assert by_row.accuracy == by_subject.accuracy == 0.5
+    width = lambda s: s.accuracy_ci95[1] - s.accuracy_ci95[0]  # noqa: E731
+    assert width(by_subject) > 3 * width(by_row)

@@ -142,3 +142,11 @@ def test_subsamples_and_folds_are_stratified_and_keep_augmented_copies_together(
     assert np.array_equal(stratified_subsample(y, 0, seed=3), np.arange(len(y)))
     for train, val in stratified_folds(y, 4, seed=3, groups=groups):
         assert not set(groups[train]) & set(groups[val])
+
+
+def test_a_subsample_that_rounds_to_every_group_takes_every_row() -> None:
+    from models.sampling import stratified_subsample
+
+    y = np.repeat(np.arange(10) % 2, 2)  # 20 rows in 10 groups of two
+    groups = np.repeat(np.arange(10), 2)
+    assert stratified_subsample(y, 19, seed=0, groups=groups).tolist() == list(range(20))

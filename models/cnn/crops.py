@@ -14,7 +14,31 @@ from models.cnn.names import IMAGE_SIDE
 def crop_views(
     images: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: int, flip: torch.Tensor
 ) -> torch.Tensor:
-    """(n, 48, 48) -> (n, size, size): each image's window at (top, left), mirrored if ``flip``."""
+    """(n, 48, 48) -> (n, size, size): each image's window at (top, left), mirrored if ``flip``.
+
+    Parameters
+    ----------
+    images : Tensor of shape (n, 48, 48), uint8
+        Faces, on any device.
+    top, left : Tensor of shape (n,), int64
+        Window corner per image in pixels, each in ``0 .. 48 - size``; moved to the images'
+        device.
+    size : int
+        Window side in pixels.
+    flip : Tensor of shape (n,), bool
+        Mirror the window left-right.
+
+    Returns
+    -------
+    Tensor of shape (n, size, size), uint8
+        The crops (a new tensor), on the images' device.
+
+    Raises
+    ------
+    IndexError
+        If a window reaches outside the image (on CPU tensors; on CUDA the gather fails with a
+        device-side assertion instead).
+    """
     steps = torch.arange(size, device=images.device)
     rows = top.to(images.device)[:, None] + steps  # (n, size)
     # A mirror reads the window's columns right to left: folded into the same gather.
@@ -27,7 +51,26 @@ def crop_views(
 def random_windows(
     n: int, size: int, flip: bool, generator: torch.Generator
 ) -> tuple[torch.Tensor, ...]:
-    """(top, left, flip) of ``n`` random crops, drawn on the CPU: CPU and GPU runs see the same."""
+    """(top, left, flip) of ``n`` random crops, drawn on the CPU: CPU and GPU runs see the same.
+
+    Parameters
+    ----------
+    n : int
+        Number of crops.
+    size : int
+        Window side in pixels, at most 48.
+    flip : bool
+        Mirror each crop with probability 0.5; False mirrors none.
+    generator : torch.Generator
+        CPU generator of the draws (top, then left, then the mirror coin).
+
+    Returns
+    -------
+    top, left : Tensor of shape (n,), int64
+        Window corners, uniform in ``0 .. 48 - size``, on the CPU.
+    flip : Tensor of shape (n,), bool
+        Mirror flags, on the CPU.
+    """
     margin = IMAGE_SIDE - size
     top = torch.randint(0, margin + 1, (n,), generator=generator)
     left = torch.randint(0, margin + 1, (n,), generator=generator)
@@ -36,12 +79,43 @@ def random_windows(
 
 
 def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(n, 48, 48) -> (n, size, size): the centre window (offset ``(48 - size) // 2``), a view.
+
+    Parameters
+    ----------
+    images : Tensor of shape (n, 48, 48)
+        Faces, usually uint8, on any device.
+    size : int
+        Window side in pixels, at most 48.
+
+    Returns
+    -------
+    Tensor of shape (n, size, size)
+        A view of ``images`` (not contiguous unless ``size`` is 48).
+    """
     offset = (IMAGE_SIDE - size) // 2
     return images[:, offset : offset + size, offset : offset + size]
 
 
 def ten_crop_windows(size: int) -> tuple[torch.Tensor, ...]:
-    """(top, left, flip) of the ten views: corners and centre, then the same mirrored."""
+    """(top, left, flip) of the ten views: corners and centre, then the same mirrored.
+
+    The 10-crop test of Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep
+    Convolutional Neural Networks", NeurIPS 2012.
+
+    Parameters
+    ----------
+    size : int
+        Window side in pixels, at most 48.
+
+    Returns
+    -------
+    top, left : Tensor of shape (10,), int64
+        Window corners in pixels: top-left, top-right, bottom-left, bottom-right, centre
+        (offset ``(48 - size) // 2``), then the same five again.
+    flip : Tensor of shape (10,), bool
+        False for the first five views, True for the mirrored five.
+    """
     margin = IMAGE_SIDE - size
     corners = [(0, 0), (0, margin), (margin, 0), (margin, margin), (margin // 2, margin // 2)]
     top = torch.tensor([t for t, _ in corners] * 2)
@@ -51,7 +125,20 @@ def ten_crop_windows(size: int) -> tuple[torch.Tensor, ...]:
 
 
 def ten_crop(images: torch.Tensor, size: int) -> torch.Tensor:
-    """(n, 48, 48) -> (n, 10, size, size)."""
+    """(n, 48, 48) -> (n, 10, size, size).
+
+    Parameters
+    ----------
+    images : Tensor of shape (n, 48, 48), uint8
+        Faces, on any device.
+    size : int
+        Window side in pixels, at most 48.
+
+    Returns
+    -------
+    Tensor of shape (n, 10, size, size), uint8
+        For each image the ten views in the order of :func:`ten_crop_windows`.
+    """
     top, left, mirror = ten_crop_windows(size)
     n = len(images)
     views = crop_views(

@@ -22,6 +22,30 @@ def predict_logits(
     """(n, 48, 48) uint8 on the runtime's device -> (n, classes) float32 logits on the CPU.
 
     ``batch_size`` counts views: ten-crop batches hold a tenth as many images.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Trained network taking float (b, 1, size, size); run in eval mode, its training flag
+        restored afterwards.
+    images : Tensor of shape (n, 48, 48), uint8
+        Faces, on the runtime's device.
+    size : int
+        Crop side in pixels the network was trained on.
+    norm : Normalizer
+        Training-set pixel mean and standard deviation.
+    runtime : Runtime
+        Device, autocast and memory format.
+    batch_size : int, default 512
+        Views per forward pass.
+    ten_crops : bool, default False
+        Average the logits of the ten views of :func:`models.cnn.crops.ten_crop`
+        (Krizhevsky et al. 2012) instead of using the centre crop alone.
+
+    Returns
+    -------
+    Tensor of shape (n, classes), float32
+        Logits, on the CPU; a tensor of shape (0,) when ``images`` is empty.
     """
     per_batch = max(1, batch_size // 10) if ten_crops else batch_size
     out = []

@@ -22,7 +22,13 @@ def _separable(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class XceptionModule(nn.Module):
-    """Two separable convolutions and a stride-2 max-pool, plus a strided 1x1 residual branch."""
+    """Two separable convolutions and a stride-2 max-pool, plus a strided 1x1 residual branch.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels.
+    """
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -36,10 +42,28 @@ class XceptionModule(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float (b, c_in, h, w) -> (b, c_out, ceil(h / 2), ceil(w / 2))."""
         return self.body(x) + self.residual(x)
 
 
 class MiniXception(nn.Module):
+    """Mini-Xception for gray faces: two 3x3 convolutions, four residual depthwise-separable
+    modules, a 3x3 class-map convolution and global average pooling (no dense layer).
+
+    Method: Arriaga, Valdenegro-Toro & Plöger, "Real-time Convolutional Neural Networks for
+    Emotion and Gender Classification", arXiv:1710.07557, 2017. 56,951 parameters with 7
+    classes and the default widths.
+
+    Parameters
+    ----------
+    n_classes : int, default 7
+        Outputs.
+    dropout : float, default 0.0
+        Dropout probability before the class-map convolution.
+    widths : tuple of int, default (16, 32, 64, 128)
+        Output channels of the residual modules, each of which halves the resolution.
+    """
+
     def __init__(
         self, n_classes: int = 7, dropout: float = 0.0, widths: tuple[int, ...] = (16, 32, 64, 128)
     ) -> None:
@@ -57,5 +81,6 @@ class MiniXception(nn.Module):
         self.head = nn.Conv2d(widths[-1], n_classes, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float (b, 1, s, s) standardised crops, s >= 16 -> (b, n_classes) logits."""
         x = self.dropout(self.blocks(self.stem(x)))
         return self.head(x).mean(dim=(2, 3))

@@ -27,5 +27,11 @@ class Recipe:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Recipe:
-        """The recipe's fields taken from ``values`` (other keys, e.g. dropout, are ignored)."""
+        """The recipe's fields taken from ``values`` (other keys, e.g. dropout, are ignored).
+
+        Raises
+        ------
+        KeyError
+            If a field of the recipe is missing from ``values``.
+        """
         return cls(**{f.name: values[f.name] for f in fields(cls)})

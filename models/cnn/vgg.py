@@ -32,6 +32,23 @@ VGG19 = (
 
 
 class VGG(nn.Module):
+    """VGG with batch norm after every 3x3 convolution, global average pooling, dropout and one
+    linear layer (instead of VGG's three dense layers).
+
+    Method: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+    Recognition", ICLR 2015 (configuration E, 19 layers); batch norm after Ioffe & Szegedy 2015.
+    20,032,327 parameters with 7 classes and the default layout.
+
+    Parameters
+    ----------
+    n_classes : int, default 7
+        Outputs.
+    dropout : float, default 0.5
+        Dropout probability before the linear layer.
+    layout : tuple of int or "M", default VGG19
+        Output channels of each 3x3 convolution, ``"M"`` for a 2x2 max-pool.
+    """
+
     def __init__(
         self, n_classes: int = 7, dropout: float = 0.5, layout: tuple[int | str, ...] = VGG19
     ) -> None:
@@ -54,5 +71,6 @@ class VGG(nn.Module):
         self.classifier = nn.Linear(c_in, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float (b, 1, s, s) standardised crops, s >= 32 -> (b, n_classes) logits."""
         x = self.pool(self.features(x)).flatten(1)
         return self.classifier(self.dropout(x))

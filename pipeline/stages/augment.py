@@ -12,10 +12,10 @@ import sys
 
 import numpy as np
 
-from fer_data.atomic import write_json
 from fer_data.augmentations import augment_images, balanced_copies, full_copies
 from fer_data.faces import FaceTable, read_faces, write_faces
 from fer_data.logs import log_read, log_wrote, stage
+from fer_data.records import AugmentMetrics, AugmentModeCounts, DataSource
 from fer_data.splits import class_counts
 from pipeline import paths
 from pipeline.params import AugmentParams, Params
@@ -52,20 +52,21 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
     )
 
 
-def run(params: Params) -> dict:
+def run(params: Params) -> AugmentMetrics:
     path = paths.ingested("train")
     train = read_faces(path)
     log_read(path, f"{len(train)} training rows")
     paths.AUGMENTED_DIR.mkdir(parents=True, exist_ok=True)
-    metrics: dict = {"data": train.meta, "train": class_counts(train.emotion), "modes": {}}
+    before = class_counts(train.emotion)
+    metrics = AugmentMetrics(data=DataSource(**train.meta), train=before, modes={})
     for mode in params.augment.modes:
         table = augment_table(train, mode, params.augment, params.seed)
         out = write_faces(table, paths.augmented(mode))
         log_wrote(out, f"{len(table)} augmented copies ({mode})")
         added = class_counts(table.emotion)
-        after = {k: metrics["train"][k] + added[k] for k in added}
-        metrics["modes"][mode] = {"added": added, "after": after}
-    log_wrote(write_json(paths.stage_metrics("augment"), metrics))
+        after = {k: before[k] + added[k] for k in added}
+        metrics.modes[mode] = AugmentModeCounts(added=added, after=after)
+    log_wrote(metrics.write(paths.stage_metrics("augment")))
     return metrics
 
 

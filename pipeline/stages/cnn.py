@@ -4,7 +4,9 @@ Reads ``data/ingested/{train,dev,test}.feather`` (plus ``data/augmented/<mode>.f
 architecture's ``augmentation`` names a mode). Writes, for model ``cnn_<arch>``:
 
 - ``artifacts/models/cnn_<arch>/model.pt`` (weights chosen on dev, or fine-tuned on train + dev
-  from them) and ``train.json``; while training, ``checkpoint.pt`` to resume an interrupted run;
+  from them), ``train.json`` and ``model_card.json`` (what ``ferbench predict`` needs, with the
+  saved weights' 10-crop dev score); while training, ``checkpoint.pt`` to resume an interrupted
+  run;
 - ``metrics/models/cnn_<arch>.json`` in the classical models' format, ``test`` holding the 10-crop
   scores and ``test_center_crop`` the centre-crop ones;
 - ``results/plots/cnn/<arch>_history.csv`` (per-epoch train / dev loss and accuracy) and
@@ -41,10 +43,12 @@ from models.cnn.loop import FitResult, fit
 from models.cnn.names import ARCHITECTURES, model_name
 from models.cnn.nets import build_net, count_parameters
 from models.cnn.recipe import Recipe
+from models.devscore import dev_scores
 from models.metrics import N_CLASSES, score_predictions
-from models.records import CnnTrainRecord, ModelMetrics
+from models.records import CnnSpec, CnnTrainRecord, DevScores, ModelMetrics
 from pipeline import paths
-from pipeline.params import Params
+from pipeline.cards import write_cnn_card
+from pipeline.params import CnnArchParams, Params
 from pipeline.runner import run_stage
 from reports.predictions import write_predictions
 
@@ -151,12 +155,28 @@ def train_net(
     return net, result
 
 
+def dev_score(
+    net: torch.nn.Module, data: StageData, cfg: CnnArchParams, runtime: Runtime, batch: int
+) -> DevScores:
+    """The saved weights on dev, with the views ``ferbench predict`` uses by default (10-crop).
+
+    After a fine-tune on train + dev the weights have seen dev, and ``fitted_on`` says so.
+    """
+    logits = predict_logits(net, data.dev.images, cfg.crop, data.norm, runtime, batch, True)
+    y_pred = logits.argmax(dim=1).numpy()
+    fitted_on = "train (dev-chosen epoch)"
+    if cfg.finetune_epochs:
+        fitted_on += f", then fine-tuned on train + dev for {cfg.finetune_epochs} epochs"
+    return DevScores(**dev_scores(data.dev.labels.cpu().numpy(), y_pred), fitted_on=fitted_on)
+
+
 def run(params: Params, arch: str) -> ModelMetrics:
     cfg, name = getattr(params.cnn, arch), model_name(arch)
     runtime = resolve_runtime(
         params.cnn.device, params.cnn.threads, params.cnn.bf16, params.cnn.channels_last
     )
     paths.model_dir(name).mkdir(parents=True, exist_ok=True)
+    paths.model_card(name).unlink(missing_ok=True)  # a card names a finished model
     data = StageData.load(cfg.augmentation, runtime.device)
     net, result = train_net(params, arch, data, runtime)
     model_bytes = save_model(paths.cnn_weights(name), net, arch, cfg.crop, data.norm)
@@ -202,8 +222,18 @@ def run(params: Params, arch: str) -> ModelMetrics:
         best_epoch=result.best_epoch,
         best_dev_accuracy=result.best_dev_accuracy,
         predict_ms_per_image={"ten_crop": ten_ms, "center_crop": center_ms},
+        dev=dev_score(net, data, cfg, runtime, batch),
     )
     log_wrote(record.write(paths.train_record(name)))
+    spec = CnnSpec(
+        arch=arch,
+        crop=cfg.crop,
+        mean=data.norm.mean,
+        std=data.norm.std,
+        dropout=cfg.dropout,
+        views="ten_crop",
+    )
+    write_cnn_card(name, spec, described, cfg.augmentation, len(data.train), record.dev)
     # Done: a later run with the same settings must retrain, not resume.
     paths.cnn_checkpoint(name).unlink(missing_ok=True)
     return metrics

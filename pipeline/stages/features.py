@@ -15,10 +15,11 @@ from tqdm import tqdm
 
 from features.hog import hog_features
 from features.landmarks import landmark_features
+from features.records import FeatureMetrics, SplitFeatures
 from features.store import save_array, save_rows
-from fer_data.atomic import write_json
 from fer_data.faces import FaceTable, read_faces
 from fer_data.logs import get_logger, log_read, log_wrote, stage
+from fer_data.records import DataSource
 from pipeline import paths
 from pipeline.params import FeatureParams, Params
 from pipeline.runner import run_stage
@@ -62,13 +63,15 @@ def extract(
     return arrays, seconds
 
 
-def run(params: Params) -> dict:
-    metrics: dict = {"splits": {}, "seconds": {"hog": 0.0, "landmarks": 0.0}}
+def run(params: Params) -> FeatureMetrics:
+    splits: dict[str, SplitFeatures] = {}
+    totals = {"hog": 0.0, "landmarks": 0.0}
+    source = None
     started = time.perf_counter()
     for split, path in split_sources(params).items():
         table = read_faces(path)
         log_read(path, f"{len(table)} images")
-        metrics.setdefault("data", table.meta)
+        source = source or DataSource(**table.meta)
         arrays, seconds = extract(table, params.features, split)
         out_dir = paths.FEATURES_DIR / split
         for name, array in arrays.items():
@@ -83,22 +86,26 @@ def run(params: Params) -> dict:
         )
         save_rows(out_dir, rows)
         log_wrote(out_dir, ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
-        metrics["splits"][split] = {"rows": len(table)} | {
-            f"{k}_dim": int(v.shape[1]) for k, v in arrays.items()
-        }
+        splits[split] = SplitFeatures(
+            rows=len(table), **{f"{k}_dim": int(v.shape[1]) for k, v in arrays.items()}
+        )
         for key, value in seconds.items():
-            metrics["seconds"][key] += value
-    metrics["seconds"] = {k: round(v, 2) for k, v in metrics["seconds"].items()}
-    metrics["seconds"]["total"] = round(time.perf_counter() - started, 2)
-    metrics["landmarks"] = params.features.landmarks.model_dump()
-    log_wrote(write_json(paths.stage_metrics("features"), metrics))
+            totals[key] += value
+    metrics = FeatureMetrics(
+        splits=splits,
+        seconds={k: round(v, 2) for k, v in totals.items()}
+        | {"total": round(time.perf_counter() - started, 2)},
+        data=source,
+        landmarks=params.features.landmarks.model_dump(),
+    )
+    log_wrote(metrics.write(paths.stage_metrics("features")))
     return metrics
 
 
 def main(params: Params) -> None:
     with stage("features"):
         metrics = run(params)
-        get_logger().info("features: %s", metrics["seconds"])
+        get_logger().info("features: %s", metrics.seconds)
 
 
 def cli(argv: list[str] | None = None) -> int:

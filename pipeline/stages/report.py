@@ -17,10 +17,11 @@ from typing import Any
 
 import pandas as pd
 
+from features.records import FeatureMetrics
 from fer_data.atomic import write_json, write_text
 from fer_data.faces import FaceTable, read_faces
 from fer_data.logs import log_wrote, stage
-from fer_data.records import DataSource
+from fer_data.records import AugmentMetrics, DataSource
 from models.cnn.names import model_name
 from models.names import MODEL_NAMES
 from models.records import CnnTrainRecord, ModelMetrics, SearchRecord, TrainRecord
@@ -33,8 +34,6 @@ from reports.inputs import ModelRun, RunInputs
 from reports.predictions import read_predictions
 from reports.render import render
 from reports.summary import git_commit
-
-STAGE_METRICS = ("ingest", "augment", "features")
 
 
 def _csv(path: Path) -> pd.DataFrame | None:
@@ -82,7 +81,9 @@ def load(params: Params) -> RunInputs:
         else:
             models.append(run)
     return RunInputs(
-        stages={name: _json(paths.stage_metrics(name)) for name in STAGE_METRICS},
+        ingest=_json(paths.stage_metrics("ingest")),
+        augment=AugmentMetrics.read_optional(paths.stage_metrics("augment")),
+        features=FeatureMetrics.read_optional(paths.stage_metrics("features")),
         models=models,
         not_run=not_run,
         competency=_csv(paths.COMPETENCY_TABLE),
@@ -123,7 +124,7 @@ def context(params: Params) -> tuple[dict[str, Any], RunInputs]:
     ranked = tables.rank(inputs.models, cfg.rank_by)
     page = {
         "summary": summary(params),
-        "data": sections.data(inputs.stages),
+        "data": sections.data(inputs.ingest, inputs.augment, inputs.features),
         "subsets": tables.SUBSETS,
         "subset_sizes": tables.subset_sizes(ranked),
         "rank_by": cfg.rank_by,

@@ -2,23 +2,33 @@
 
 Reads ``artifacts/search/<model>/best_params.json`` and the training features (train, plus the
 model's augmentation, plus dev when ``train.refit_on_dev``); writes ``artifacts/models/<model>/``:
-``model.joblib`` and ``train.json`` (status, parameters, fit seconds, model bytes). The fit runs in
-a child process killed at ``fit_timeout_s``; a fit that fails or runs out of time is recorded in
-``train.json`` and the stage still succeeds, so one model never takes the others down.
+``model.joblib``, ``train.json`` (status, parameters, fit seconds, model bytes, dev scores) and
+``model_card.json`` (what ``ferbench predict`` needs: see :mod:`pipeline.cards`).
+
+Every model gets a dev score: with ``train.refit_on_dev`` the parameters are first fitted on the
+training rows alone and scored on dev, then refitted on train + dev (the saved model, as before);
+without it the saved model is the dev-scored one. The SVM is saved in its compact form
+(:class:`models.svm.CompactRBFSVC`), checked on dev to predict exactly as the fitted SVC.
+
+Fits run in a child process killed at ``fit_timeout_s`` (each fit); a fit that fails or runs out
+of time is recorded in ``train.json`` and the stage still succeeds, so one model never takes the
+others down.
 """
 
 from __future__ import annotations
 
 import sys
 
+from features.store import load_xy
 from fer_data.logs import get_logger, log_read, log_wrote, stage
-from models import tasks
+from models import fitting
 from models.data import training_data
 from models.names import MODEL_NAMES
-from models.records import SearchRecord, TrainRecord
+from models.records import DevScores, ExportCheck, SearchRecord, TrainRecord
 from models.spec import BuildOptions
-from models.worker import BudgetWorker
+from models.worker import BudgetWorker, Outcome
 from pipeline import paths
+from pipeline.cards import write_classical_card
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params
 from pipeline.runner import run_stage
@@ -32,10 +42,80 @@ def chosen_params(model: str) -> tuple[dict, str]:
     return found.params, "search" if found.status == "ok" else "configured"
 
 
+def fit_context(params: Params, model: str) -> dict:
+    """Training rows (with the model's augmentation) and, when there is one, the dev split."""
+    cfg = params.models[model]
+    x, y, _ = training_data(paths.FEATURES_DIR, cfg.feature_set, cfg.augmentation)
+    context = {"x": x, "y": y}
+    log_read(paths.FEATURES_DIR, f"{len(y)} training rows of {cfg.feature_set}")
+    try:
+        x_dev, y_dev, _ = load_xy(paths.FEATURES_DIR, "dev", cfg.feature_set)
+    except FileNotFoundError:
+        if params.train.refit_on_dev:
+            raise
+        get_logger().warning("train %s: no dev split, so no dev score", model)
+        return context
+    log_read(paths.FEATURES_DIR / "dev", f"{len(y_dev)} dev rows")
+    return {**context, "x_dev": x_dev, "y_dev": y_dev}
+
+
+def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outcome:
+    """Score on dev (when refitting), then fit and save; fills ``record``; the last outcome."""
+    cfg = params.models[model]
+    refit = params.train.refit_on_dev
+    context = fit_context(params, model)
+    record.train_rows = len(context["y"]) + (len(context["y_dev"]) if refit else 0)
+    options = BuildOptions(cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
+    common = {"model": model, "params": fitted, "options": options}
+    fitted_on = "train" + ("" if cfg.augmentation == "none" else f" + {cfg.augmentation}")
+    with BudgetWorker(context) as worker:
+        if refit:
+            outcome = worker.run(fitting.fit_and_score_dev, common, timeout=cfg.fit_timeout_s)
+            if outcome.status != "ok":
+                return outcome
+            record.dev = DevScores(**outcome.value["dev"], fitted_on=fitted_on)
+            get_logger().info(
+                "train %s: dev accuracy %.4f (fitted on %s in %.1f s); refitting on train + dev",
+                model,
+                record.dev.accuracy,
+                fitted_on,
+                outcome.value["fit_seconds"],
+            )
+        path = paths.model_file(model)
+        outcome = worker.run(
+            fitting.fit_and_save,
+            {**common, "path": str(path), "with_dev": refit},
+            timeout=cfg.fit_timeout_s,
+        )
+    if outcome.status == "ok":
+        value = outcome.value
+        record.fit_seconds = round(value["fit_seconds"], 3)
+        record.model_bytes = value["model_bytes"]
+        if "dev" in value:
+            record.dev = DevScores(**value["dev"], fitted_on=fitted_on)
+        if "exported" in value:
+            record.exported = ExportCheck(**value["exported"])
+        log_wrote(path, f"fit in {record.fit_seconds:.1f} s, {record.model_bytes:,} bytes")
+        write_classical_card(
+            model,
+            params.features,
+            cfg.feature_set,
+            fitted,
+            cfg.augmentation,
+            refit,
+            record.train_rows,
+            record.dev,
+            value["score_kind"],
+        )
+    return outcome
+
+
 def run(params: Params, model: str) -> TrainRecord:
     log = get_logger()
     cfg = params.models[model]
     paths.model_dir(model).mkdir(parents=True, exist_ok=True)
+    # A card names a usable model: none until this run has saved one.
+    paths.model_card(model).unlink(missing_ok=True)
     fitted, source = chosen_params(model)
     record = TrainRecord(
         model=model,
@@ -49,25 +129,9 @@ def run(params: Params, model: str) -> TrainRecord:
         status="disabled",
     )
     if cfg.enabled:
-        x, y, _ = training_data(
-            paths.FEATURES_DIR, cfg.feature_set, cfg.augmentation, params.train.refit_on_dev
-        )
-        log_read(paths.FEATURES_DIR, f"{len(y)} training rows of {cfg.feature_set}")
-        options = BuildOptions(cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
-        path = paths.model_file(model)
-        with BudgetWorker({"x": x, "y": y}) as worker:
-            outcome = worker.run(
-                tasks.fit_and_save,
-                {"model": model, "params": fitted, "options": options, "path": str(path)},
-                timeout=cfg.fit_timeout_s,
-            )
-        record.train_rows = len(y)
+        outcome = _fit(params, model, fitted, record)
         record.status = outcome.report_status
-        if outcome.status == "ok":
-            record.fit_seconds = round(outcome.value["fit_seconds"], 3)
-            record.model_bytes = outcome.value["model_bytes"]
-            log_wrote(path, f"fit in {record.fit_seconds:.1f} s")
-        else:
+        if outcome.status != "ok":
             record.error = outcome.error
             log.error(
                 "!!! train %s: %s after %.0f s: %s",
@@ -75,6 +139,14 @@ def run(params: Params, model: str) -> TrainRecord:
                 record.status,
                 outcome.seconds,
                 outcome.error,
+            )
+        elif record.exported is not None and record.exported.disagreements:
+            log.warning(
+                "train %s: the saved %s disagrees with the fitted model on %d of %d dev rows",
+                model,
+                record.exported.form,
+                record.exported.disagreements,
+                record.exported.rows_checked,
             )
     log_wrote(record.write(paths.train_record(model)))
     return record

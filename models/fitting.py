@@ -1,0 +1,91 @@
+"""The train stage's fit-process tasks: score the chosen parameters on dev, then fit and save.
+
+Like :mod:`models.tasks`, tasks have the form ``task(context, reporter, **kwargs)`` and live at
+module level so a spawned :class:`models.worker.BudgetWorker` can unpickle them. The context
+holds ``x``, ``y`` (the training rows, augmented copies included) and, when there is a dev
+split, ``x_dev``, ``y_dev``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from fer_data.atomic import atomic_path
+from models.devscore import dev_scores
+from models.registry import build_model, get_spec
+from models.spec import BuildOptions, Reporter
+
+
+def fit_and_score_dev(
+    context: Mapping[str, Any],
+    reporter: Reporter,
+    model: str,
+    params: Mapping[str, Any],
+    options: BuildOptions,
+) -> dict[str, Any]:
+    """Fit on the training rows alone and score dev: the model's dev score before a refit."""
+    pipeline = build_model(model, params, options)
+    start = time.perf_counter()
+    pipeline.fit(context["x"], context["y"])
+    fit_seconds = time.perf_counter() - start
+    scores = dev_scores(context["y_dev"], pipeline.predict(context["x_dev"]))
+    return {"dev": scores, "fit_seconds": fit_seconds}
+
+
+def _exported(pipeline: Pipeline, export: Any, check_x: np.ndarray | None) -> tuple[Pipeline, dict]:
+    """The saved form and the proof that it predicts as the fitted pipeline does."""
+    saved = export(pipeline)
+    rows = 0 if check_x is None else len(check_x)
+    disagreements = 0
+    if rows:
+        disagreements = int(np.sum(saved.predict(check_x) != pipeline.predict(check_x)))
+    return saved, {
+        "form": type(saved[-1]).__name__,
+        "rows_checked": rows,
+        "disagreements": disagreements,
+    }
+
+
+def fit_and_save(
+    context: Mapping[str, Any],
+    reporter: Reporter,
+    model: str,
+    params: Mapping[str, Any],
+    options: BuildOptions,
+    path: str,
+    with_dev: bool,
+) -> dict[str, Any]:
+    """Fit on the training rows (plus dev when ``with_dev``, appended after them) and save.
+
+    A model whose spec has an ``export`` (the SVM) is saved in that form, checked on the dev
+    rows to predict exactly what the fitted pipeline predicts. Without ``with_dev`` the saved
+    model's dev scores come back too (it is the dev-scored model).
+    """
+    x, y = context["x"], context["y"]
+    has_dev = "x_dev" in context
+    if with_dev:
+        x, y = np.vstack([x, context["x_dev"]]), np.concatenate([y, context["y_dev"]])
+    pipeline = build_model(model, params, options)
+    start = time.perf_counter()
+    pipeline.fit(x, y)
+    fit_seconds = time.perf_counter() - start
+    result: dict[str, Any] = {"fit_seconds": fit_seconds}
+    if has_dev and not with_dev:
+        result["dev"] = dev_scores(context["y_dev"], pipeline.predict(context["x_dev"]))
+    saved = pipeline
+    export = get_spec(model).export
+    if export is not None:
+        saved, result["exported"] = _exported(pipeline, export, context.get("x_dev"))
+    # What the per-class scores are: probabilities where the estimator has them.
+    result["score_kind"] = "probability" if hasattr(saved, "predict_proba") else "ovr_decision"
+    with atomic_path(path) as tmp:
+        joblib.dump(saved, tmp)
+    result["model_bytes"] = Path(path).stat().st_size
+    return result

@@ -1,0 +1,150 @@
+"""The pieces of ``ferbench predict`` that need no trained model: face detection on a real
+photograph, FER2013-style crops, media reading, tracking, and the compact RBF-SVM."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import joblib
+import numpy as np
+import pytest
+from skimage import data as skdata
+from skimage.feature import hog
+
+from features.crop import crop_box, crop_face, resize_face, to_gray
+from features.detect import Box, DlibSettings, HaarSettings, make_detector
+from features.media import VideoSource, expand_inputs, read_image
+from fer_data.errors import DataError
+from models.svm import CompactRBFSVC, build, export
+from models.tracking import FaceTracker
+from tests.stage_helpers import repo_params
+
+# The astronaut's face in skimage.data.astronaut() (512 x 512), by eye: forehead to chin.
+ASTRONAUT_FACE = Box(170, 60, 110, 125)
+
+
+@pytest.mark.parametrize("name", ["haar", "dlib"])
+def test_the_astronaut_photo_has_exactly_one_face_where_her_face_is(name: str) -> None:
+    gray = to_gray(skdata.astronaut(), "rgb")
+    boxes = make_detector(name).detect(gray)
+    assert len(boxes) == 1
+    (box,) = boxes
+    assert box.iou(ASTRONAUT_FACE) > 0.4, box
+    assert 60 <= box.w <= 140 and 0.8 <= box.h / box.w <= 1.25
+
+
+def test_detection_on_a_shrunk_copy_finds_the_same_face() -> None:
+    gray = to_gray(skdata.astronaut(), "rgb")
+    full = make_detector("haar").detect(gray)[0]
+    small = make_detector("haar", HaarSettings(detect_width=256)).detect(gray)[0]
+    assert small.iou(full) > 0.7
+
+
+def test_detector_defaults_are_the_params_yaml_values() -> None:
+    predict = repo_params().predict
+    haar = predict.haar.model_dump(exclude={"margin"})
+    assert HaarSettings(**haar) == HaarSettings()
+    assert DlibSettings(**predict.dlib.model_dump(exclude={"margin"})) == DlibSettings()
+
+
+def test_crops_frame_the_box_and_pad_at_the_border() -> None:
+    assert crop_box(Box(100, 100, 50, 50), 0.2) == Box(90, 90, 70, 70)
+    gray = np.arange(200 * 300, dtype=np.int64).reshape(200, 300).astype(np.uint8)
+    assert crop_face(gray, Box(10, 20, 96, 96), 0.0).shape == (48, 48)
+    # A box at the corner: the part outside repeats the border pixels.
+    corner = crop_face(np.full((100, 100), 7, np.uint8), Box(-20, -20, 60, 60), 0.1)
+    assert corner.shape == (48, 48) and (corner == 7).all()
+    # An exact 2x enlargement crops back to the original face.
+    face = np.random.default_rng(0).integers(0, 256, (48, 48)).astype(np.uint8)
+    big = np.kron(face, np.ones((2, 2), np.uint8))
+    assert np.array_equal(crop_face(big, Box(0, 0, 96, 96), 0.0), face)
+    assert np.array_equal(resize_face(big), face)
+    assert resize_face(np.zeros((30, 80), np.uint8)).shape == (48, 48)
+
+
+def test_to_gray_takes_the_channel_order_into_account() -> None:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[..., 0] = 255  # red
+    assert to_gray(rgb, "rgb")[0, 0] == 76 and to_gray(rgb, "bgr")[0, 0] == 29
+    with pytest.raises(ValueError, match="uint8"):
+        to_gray(np.zeros((4, 4), np.float32))
+
+
+def test_unreadable_files_are_data_errors_naming_the_file(tmp_path) -> None:
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    with pytest.raises(DataError, match=r"corrupt\.jpg: not a readable image"):
+        read_image(corrupt)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match="empty file"):
+        read_image(empty)
+    with pytest.raises(DataError, match=r"clip\.mp4: OpenCV cannot open"):
+        VideoSource(tmp_path / "clip.mp4")
+
+
+def test_inputs_expand_folders_recursively_and_globs(tmp_path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/1.jpg", "a/b/2.png", "a/b/notes.txt", "c.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    found = expand_inputs([tmp_path / "a", str(tmp_path / "*.mp4"), tmp_path / "nope.jpg"])
+    assert [p.name for p in found.files] == ["1.jpg", "2.png", "c.mp4"]
+    assert [p.name for p in found.skipped] == ["notes.txt"]
+    assert found.missing == [str(tmp_path / "nope.jpg")]
+
+
+def test_tracks_follow_moving_faces_and_smooth_their_scores() -> None:
+    tracker = FaceTracker(min_iou=0.3, max_missed=1, smoothing=0.5)
+    a, b = Box(0, 0, 50, 50), Box(200, 0, 50, 50)
+    first = tracker.update([a, b], np.array([[1.0, 0.0], [0.0, 1.0]]))
+    moved = tracker.update([Box(205, 2, 50, 50), Box(4, 4, 50, 50)], np.array([[1.0, 0], [0, 1]]))
+    assert [t.track for t in first] == [0, 1] and [t.track for t in moved] == [1, 0]
+    assert np.allclose(moved[0].smoothed, [0.5, 0.5]) and np.allclose(moved[1].smoothed, [0.5, 0.5])
+    tracker.update([], np.zeros((0, 2)))
+    tracker.update([], np.zeros((0, 2)))  # missed twice: both tracks end
+    assert tracker.update([a], np.array([[1.0, 0.0]]))[0].track == 2
+
+
+@pytest.fixture(scope="module")
+def svm_data(real_faces) -> tuple[np.ndarray, ...]:
+    images, labels = real_faces
+    x = np.stack([hog(i, 9, (8, 8), (2, 2)) for i in images]).astype(np.float32)
+    return x[:1200], labels[:1200], x[1200:]
+
+
+@pytest.mark.parametrize("accelerate", [True, False])
+def test_the_compact_svm_predicts_exactly_as_the_fitted_svc(svm_data, accelerate: bool) -> None:
+    from models.spec import BuildOptions
+
+    x, y, x_test = svm_data
+    params = {"C": 10.0, "gamma": "scale", "landmark_weight": 1.0, "appearance_power": 1.0}
+    params |= {"class_weight": None, "tol": 1e-3, "cache_size": 200.0}
+    fitted = build(params, BuildOptions("hog", accelerate)).fit(x, y)
+    compact = export(fitted)
+    assert isinstance(compact[-1], CompactRBFSVC)
+    assert np.array_equal(compact.predict(x_test), fitted.predict(x_test))
+    ovr = compact.decision_function(x_test)
+    assert np.allclose(ovr, fitted.decision_function(x_test), atol=1e-3)
+    saved, full = io.BytesIO(), io.BytesIO()
+    joblib.dump(compact, saved)
+    joblib.dump(fitted, full)
+    assert saved.getbuffer().nbytes < full.getbuffer().nbytes
+    # Saved and loaded (the float64 working copy is not saved), it still predicts the same.
+    saved.seek(0)
+    again = joblib.load(saved)
+    assert "_wide" not in again[-1].__dict__
+    assert np.array_equal(again.predict(x_test), fitted.predict(x_test))
+
+
+def test_a_video_written_with_opencv_reads_back_frame_by_frame(tmp_path) -> None:
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    with VideoSource(path) as source:
+        frames = list(source.frames())
+        assert source.fps == pytest.approx(10.0)
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+    assert [f.time_s for f in frames] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4], abs=1e-3)
