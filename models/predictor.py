@@ -22,6 +22,7 @@ plus squashed confidences, largest = predicted class); ``model.score_kind`` says
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -128,6 +129,13 @@ class Predictor:
             self.classes,
             self.score_kind,
         )
+
+    def warm_up(self) -> float:
+        """Load the weights and run one blank face (compiled kernels load too); seconds taken."""
+        start = time.perf_counter()
+        side = self.card.image_side
+        self.predict_faces(np.full((1, side, side), 128, np.uint8))
+        return time.perf_counter() - start
 
     def predict_image(
         self, image: np.ndarray, detector: FaceDetector, margin: float, channels: str = "bgr"
