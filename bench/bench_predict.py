@@ -186,6 +186,7 @@ def speed(models_dir: Path, names: list[str], face: np.ndarray, frames: int, sv:
             settings = Settings.from_params(params, detector, True, None)
             for name in names:
                 model = load_model(models_dir / name)
+                model.warm_up()
                 runs = [("ferbench", partial(timed_path, video, model, settings))]
                 if model.card.kind == "cnn":
                     centre = partial(_centre, models_dir / name, video, settings)
@@ -207,6 +208,7 @@ def speed(models_dir: Path, names: list[str], face: np.ndarray, frames: int, sv:
 def _centre(directory: Path, video: Path, settings: Settings) -> Summary:
     model = load_model(directory)
     model.views = "center_crop"
+    model.warm_up()
     return timed_path(video, model, settings)
 
 

@@ -191,18 +191,27 @@ def test_the_default_model_is_the_best_on_dev_and_is_named(workdir: Path, tmp_pa
 
 
 def _stable(model, faces: np.ndarray) -> np.ndarray:
-    """Faces whose prediction stays the same when the framing moves by a pixel or two."""
+    """Faces whose prediction stays the same when the 48x48 framing shifts by up to 2 pixels
+    and grows or shrinks by up to 4 (what a crop box within IoU 0.8 of the original does)."""
     base = model.predict_faces(faces).labels
     keep = np.ones(len(faces), bool)
-    padded = np.stack([cv2.copyMakeBorder(f, 3, 3, 3, 3, cv2.BORDER_REPLICATE) for f in faces])
-    for dy, dx, grow in ((1, 1, 0), (5, 5, 0), (3, 1, 0), (1, 5, 0), (3, 3, 2), (3, 3, -2)):
-        crops = [
-            cv2.resize(
-                p[dy - grow // 2 : dy + 48 + grow, dx - grow // 2 : dx + 48 + grow], (48, 48)
-            )
-            for p in padded
-        ]
-        keep &= model.predict_faces(np.stack(crops)).labels == base
+    pad = 6
+    padded = np.stack(
+        [cv2.copyMakeBorder(f, pad, pad, pad, pad, cv2.BORDER_REPLICATE) for f in faces]
+    )
+    for dy in (-2, 0, 2):
+        for dx in (-2, 0, 2):
+            for grow in (-4, 0, 4):
+                top, left, side = pad + dy - grow // 2, pad + dx - grow // 2, 48 + grow
+                crops = [
+                    cv2.resize(
+                        p[top : top + side, left : left + side],
+                        (48, 48),
+                        interpolation=cv2.INTER_AREA,
+                    )
+                    for p in padded
+                ]
+                keep &= model.predict_faces(np.stack(crops)).labels == base
     return keep
 
 
@@ -210,28 +219,29 @@ def test_composed_frames_give_the_known_boxes_and_the_48x48_emotion(workdir: Pat
     params = _params(workdir).predict
     model, _ = open_model("gnb", params)
     detector = make_detector("haar")
-    images = read_faces(paths.ingested("test")).images[:80]
+    images = read_faces(paths.ingested("test")).images[:120]
     stable = images[_stable(model, images)]
     rng = np.random.default_rng(7)
-    checked = 0
+    overlaps, same = [], 0
     for face in stable:
         side = 144  # 3x
         frame = (rng.normal(110, 25, (480, 640)).clip(0, 255)).astype(np.uint8)
         frame = cv2.GaussianBlur(frame, (0, 0), 3)
         x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
-        frame[y : y + side, x : x + side] = cv2.resize(
-            face, (side, side), interpolation=cv2.INTER_CUBIC
-        )
+        big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        frame[y : y + side, x : x + side] = big
         results = model.predict_image(frame, detector, params.haar.margin)
         if len(results) != 1:  # the detector misses some faces; the benchmark counts them
             continue
         (found,) = results
-        assert crop_box(found.box, params.haar.margin).iou(Box(x, y, side, side)) > 0.5
-        assert found.emotion == model.predict_faces(face).emotions[0]
-        checked += 1
-        if checked == 6:
-            break
-    assert checked == 6
+        overlap = crop_box(found.box, params.haar.margin).iou(Box(x, y, side, side))
+        overlaps.append(overlap)
+        if overlap >= 0.8:  # framed as FER2013 framed it: the 48x48 face's emotion
+            assert found.emotion == model.predict_faces(face).emotions[0]
+            same += 1
+    # Haar's box now and then holds only part of a face (the benchmark counts those too).
+    assert len(overlaps) >= 8 and np.median(overlaps) > 0.7
+    assert np.mean(np.array(overlaps) > 0.5) >= 0.8 and same >= 3
 
 
 # --- video, camera, and what is not a face --------------------------------------------------------
