@@ -1,6 +1,7 @@
 """``ferbench``: every DVC stage (``ferbench <stage>`` runs ``pipeline/stages/<stage>.py``), plus
 ``ferbench check``, which validates the whole of params.yaml, every model's hyper-parameters
-included, before a run (``./run.sh repro`` calls it first)."""
+included, before a run (``./run.sh repro`` calls it first), and ``ferbench search-worker MODEL``,
+which runs trials of a model's search from another machine (``pipeline/search_worker.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from fer_data.logs import get_logger
-from pipeline import paths
+from pipeline import paths, search_worker
 from pipeline.model_checks import check_models
 from pipeline.params import ParamsError, load_params
 
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--params"] and len(argv) > 2:  # ferbench --params FILE <command> ...
         argv = [argv[2], *argv[:2], *argv[3:]]
-    commands = {**STAGES, "check": check.__doc__}
+    commands = {**STAGES, "check": check.__doc__, search_worker.COMMAND: search_worker.HELP}
     if not argv or argv[0] not in commands:
         parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
         sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "check":
         return check(rest)
+    if command == search_worker.COMMAND:
+        return search_worker.cli(rest)
     return importlib.import_module(stage_module(command)).cli(rest)
 
 
