@@ -93,6 +93,7 @@ class SearchRecord(Record):
     storage: str | None = None  # its storage URL, password masked
     workers: int | None = None  # processes (any machine) that ran the study's trials
     ran_here: int | None = None  # trials the stage itself ran (the rest: search-workers)
+    storage_s: float | None = None  # the stage's wall time in storage calls (database round trips)
 
 
 class TrainRecord(Record):

@@ -47,6 +47,16 @@ NAME_DIGITS = 12
 # SQLSTATE classes of a lost or refused connection: 08 connection exception, 57 operator
 # intervention (admin shutdown, "the database system is starting up"), 53 too many connections.
 TRANSIENT_SQLSTATE = ("08", "57", "53")
+# Connection errors without SQLSTATE that no retry can cure (PostgreSQL's FATAL replies, SQLite).
+PERMANENT_HINTS = (
+    "authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "no password supplied",
+    "unable to open database file",
+    "no such table",
+)
 # Concurrent CREATE TABLE / TYPE: duplicate table, duplicate object, unique violation.
 DUPLICATE_SQLSTATE = ("42P07", "42710", "23505")
 SCHEMA_ATTEMPTS = 5
@@ -192,7 +202,10 @@ def is_transient(exc: BaseException) -> bool:
             code = getattr(err.orig, "sqlstate", None)
             if code:
                 return str(code)[:2] in TRANSIENT_SQLSTATE
-            # No SQLSTATE: the connection could not be made (PostgreSQL), or SQLite is locked.
+            # No SQLSTATE: the connection could not be made (refused, or the server said why:
+            # psycopg reports a wrong password without one), or SQLite is locked or missing.
+            if any(hint in str(err.orig) for hint in PERMANENT_HINTS):
+                return False
             return isinstance(err, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
     return False
 

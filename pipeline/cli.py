@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from fer_data.logs import get_logger
-from pipeline import paths, search_worker
+from pipeline import paths
 from pipeline.model_checks import check_models
 from pipeline.params import ParamsError, load_params
 
@@ -27,6 +27,16 @@ STAGES: dict[str, str] = {
     "competency-table": "all competency cells as one CSV",
     "cnn": "train one CNN architecture; test it with centre and 10-crop views",
     "report": "the self-contained HTML report: results/report/index.html",
+}
+
+
+# Commands that are not stages: name -> (module with a ``cli(argv)``, one-line help). Imported only
+# when run, like the stages, so that `ferbench check` does not load Optuna.
+TOOLS: dict[str, tuple[str, str]] = {
+    "search-worker": (
+        "pipeline.search_worker",
+        "join MODEL's search study (shared storage) and run its trials from this machine",
+    ),
 }
 
 
@@ -54,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--params"] and len(argv) > 2:  # ferbench --params FILE <command> ...
         argv = [argv[2], *argv[:2], *argv[3:]]
-    commands = {**STAGES, "check": check.__doc__, search_worker.COMMAND: search_worker.HELP}
+    tools = {name: help_text for name, (_, help_text) in TOOLS.items()}
+    commands = {**STAGES, "check": check.__doc__, **tools}
     if not argv or argv[0] not in commands:
         parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
         sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -65,8 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "check":
         return check(rest)
-    if command == search_worker.COMMAND:
-        return search_worker.cli(rest)
+    if command in TOOLS:
+        return importlib.import_module(TOOLS[command][0]).cli(rest)
     return importlib.import_module(stage_module(command)).cli(rest)
 
 

@@ -27,8 +27,7 @@ from pipeline.params import Params, ParamsError, load_params
 from pipeline.runner import USER_ERRORS, stage_parser
 from pipeline.stages.search import config_for, options_for, search_context
 
-COMMAND = "search-worker"
-HELP = "join MODEL's search study (shared storage) and run its trials from this machine"
+COMMAND = "search-worker"  # pipeline/cli.py's TOOLS entry
 
 
 def run(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> SearchResult:
@@ -62,13 +61,15 @@ def main(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) ->
     with stage(f"{COMMAND} {model}") as log:
         result = run(params, model, features_dir)
         log.info(
-            "%s %s: ran %d trials of study %s in %s (now %s); best %s = %s",
+            "%s %s: ran %d trials of study %s in %s (now %s; %.2f s in storage calls); "
+            "best %s = %s",
             COMMAND,
             model,
             result.ran,
             result.study,
             result.storage,
             result.counts,
+            result.db_seconds,
             params.search.metric,
             None if result.best_value is None else round(result.best_value, 4),
         )
@@ -78,7 +79,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     """Parse ``MODEL [--params FILE] [--features DIR]``, run the worker; the exit code (2 for
     anything a user can cause: bad parameters, missing features, an unreachable storage)."""
     parser = stage_parser(COMMAND, MODEL_HELP, MODEL_NAMES)
-    parser.description = HELP
+    parser.description = __doc__.splitlines()[0]
     parser.add_argument(
         "--features",
         default=str(paths.FEATURES_DIR),

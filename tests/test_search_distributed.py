@@ -22,6 +22,7 @@ import pytest
 from optuna.trial import TrialState
 
 from models.search import claimed, trial_status
+from models.study import Db, StorageError, open_storage
 from pipeline import paths
 from pipeline.params import STORAGE_ENV
 from pipeline.stages import search
@@ -270,3 +271,11 @@ def test_a_database_restart_is_survived_and_an_outage_is_reported_in_one_line(
     last = out.strip().splitlines()[-1]
     assert "ERROR search storage postgresql+psycopg://ferbench:***@127.0.0.1" in last, out
     assert "unreachable" in last and "Traceback" not in out and PASSWORD not in out
+
+
+def test_a_wrong_password_is_reported_at_once_not_retried(pg_server: PgServer) -> None:
+    wrong = pg_server.url().replace(PASSWORD, "not-the-password")
+    start = time.monotonic()
+    with pytest.raises(StorageError, match="password authentication failed") as error:
+        open_storage(Db(wrong, retry_s=120), heartbeat_s=10, grace_s=60)
+    assert time.monotonic() - start < 30 and "not-the-password" not in str(error.value)

@@ -144,6 +144,7 @@ def run(params: Params, model: str) -> SearchRecord:
             storage=result.storage,
             workers=result.workers,
             ran_here=result.ran,
+            storage_s=round(result.db_seconds, 2),
         )
         if result.status != "ok":
             log.error(
