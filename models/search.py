@@ -311,7 +311,9 @@ def trial_status(trial: optuna.trial.FrozenTrial) -> str:
         return "running"
     if trial.state == TrialState.WAITING:
         return "waiting"
-    return str(trial.user_attrs.get(STATUS, "lost"))  # failed by a heartbeat check: no status
+    status = trial.user_attrs.get(STATUS)
+    # A failed trial is ours (timeout, error, surplus) or was failed by a heartbeat check: lost.
+    return status if status in ("timeout", "error", "surplus") else "lost"
 
 
 def _superseded(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
@@ -356,6 +358,12 @@ def _tell(db: Db, study: optuna.Study, trial: optuna.Trial, outcome: Outcome, lo
             db.call(trial.set_user_attr, "error", (outcome.error or "")[-ERROR_CHARS:])
             db.call(study.tell, trial, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
+        retried = any(
+            trial.number in t.system_attrs.get("retry_history", [])
+            for t in db.call(study.get_trials, deepcopy=False)
+        )
+        if not retried:  # our own tell went through; its reply was lost with the connection
+            return outcome.status
         if log is not None:
             log.warning(
                 "search: trial %d was failed meanwhile (no heartbeat reached the storage); "
