@@ -87,9 +87,16 @@ class SearchRecord(Record):
     scored_on: str | None = None  # "dev" or "k-fold CV on train"
     method: str | None = None  # optuna or grid
     searched: list[str] = Field(default_factory=list)  # the hyper-parameters searched
-    trials: dict[str, int] = Field(default_factory=dict)  # trials per outcome
+    # the study's trials per outcome: ok, pruned, timeout, error; lost (its worker died),
+    # surplus, running when any
+    trials: dict[str, int] = Field(default_factory=dict)
     seconds: float | None = None
     budget_s: float | None = None
+    study: str | None = None  # the Optuna study's name: <model>-<digest of its identity>
+    storage: str | None = None  # its storage URL, password masked
+    workers: int | None = None  # processes (any machine) that ran the study's trials
+    ran_here: int | None = None  # trials the stage itself ran (the rest: search-workers)
+    storage_s: float | None = None  # the stage's wall time in storage calls (database round trips)
 
 
 class DevScores(Record):

@@ -1,7 +1,9 @@
 """``ferbench``: every DVC stage (``ferbench <stage>`` runs ``pipeline/stages/<stage>.py``), plus
 ``ferbench check``, which validates the whole of params.yaml, every model's hyper-parameters
-included, before a run (``./run.sh repro`` calls it first), and ``ferbench predict``, which
-applies a trained model to images, folders, videos or a camera (:mod:`pipeline.predict`)."""
+included, before a run (``./run.sh repro`` calls it first); ``ferbench predict``, which applies a
+trained model to images, folders, videos or a camera (:mod:`pipeline.predict`); and ``ferbench
+search-worker MODEL``, which runs trials of a model's search from another machine
+(:mod:`pipeline.search_worker`)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,20 @@ STAGES: dict[str, str] = {
 }
 
 
+# Commands that are not stages: name -> (module with a ``cli(argv)``, one-line help). Imported only
+# when run, like the stages, so that `ferbench check` loads neither OpenCV nor Optuna.
+TOOLS: dict[str, tuple[str, str]] = {
+    "predict": (
+        "pipeline.predict",
+        "apply a trained model to images, folders, videos or a camera",
+    ),
+    "search-worker": (
+        "pipeline.search_worker",
+        "join MODEL's search study (shared storage) and run its trials from this machine",
+    ),
+}
+
+
 def stage_module(stage: str) -> str:
     return f"pipeline.stages.{stage.replace('-', '_')}"
 
@@ -48,14 +64,12 @@ def check(argv: Sequence[str]) -> int:
 
 
 check.__doc__ = "validate params.yaml, every model's hyper-parameters included"
-PREDICT_HELP = "apply a trained model to images, folders, videos or a camera"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--params"] and len(argv) > 2:  # ferbench --params FILE <command> ...
         argv = [argv[2], *argv[:2], *argv[3:]]
-    commands = {**STAGES, "check": check.__doc__, "predict": PREDICT_HELP}
+    tools = {name: help_text for name, (_, help_text) in TOOLS.items()}
+    commands = {**STAGES, "check": check.__doc__, **tools}
     if not argv or argv[0] not in commands:
         parser = argparse.ArgumentParser(prog="ferbench", description=__doc__)
         sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -66,10 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "check":
         return check(rest)
-    if command == "predict":  # imported here: OpenCV and the models load only when asked for
-        from pipeline.predict import cli as predict_cli
-
-        return predict_cli(rest)
+    if command in TOOLS:
+        return importlib.import_module(TOOLS[command][0]).cli(rest)
     return importlib.import_module(stage_module(command)).cli(rest)
 
 

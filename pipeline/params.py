@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -175,15 +176,56 @@ class ModelParams(_Section):
     search: ModelSearchParams
 
 
+# An Optuna storage URL here overrides search.storage (it may hold a password; params.yaml may not).
+STORAGE_ENV = "FERBENCH_OPTUNA_STORAGE"
+STORAGE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+
+
+def storage_problems(url: str, where: str, allow_password: bool) -> list[str]:
+    """What is wrong with an Optuna storage URL (never echoing it: it may hold a password)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError as exc:
+        return [f"{where}: not a URL ({exc})"]
+    if parts.scheme not in STORAGE_SCHEMES:
+        return [
+            f"{where}: scheme {parts.scheme!r} is not supported; expected sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST[:PORT]/DATABASE"
+        ]
+    if password and not allow_password:
+        return [
+            f"{where}: the URL holds a password and params.yaml is committed; put the URL in the "
+            f"environment variable {STORAGE_ENV} instead"
+        ]
+    return []
+
+
 class SearchParams(_Section):
     metric: Literal[SEARCH_METRICS]
     # 1: fit on train, score on dev. k > 1: stratified k-fold on train (augmented copies stay
     # with their original's fold).
     cv_folds: Annotated[int, Field(ge=1, le=20)]
-    # Optuna storage URL; "{dir}" stands for the model's folder artifacts/search/<model>.
+    # Optuna storage URL; "{dir}" stands for the model's folder artifacts/search/<model>. The
+    # environment variable STORAGE_ENV overrides it.
     storage: Annotated[str, Field(min_length=1)]
     n_startup_trials: Annotated[int, Field(ge=0)]  # random trials before TPE; no pruning before
     prune: bool
+    heartbeat_s: Annotated[int, Field(ge=1, le=3600)]  # a running trial's heartbeat period
+    grace_s: Annotated[int, Field(ge=2, le=86_400)]  # no heartbeat this long: its worker died
+    retry_s: Seconds  # how long a lost database connection is retried before the search stops
+
+    @model_validator(mode="after")
+    def _storage_and_heartbeat(self) -> SearchParams:
+        problems = storage_problems(self.storage, "search.storage", allow_password=False)
+        if self.grace_s <= self.heartbeat_s:
+            problems.append(
+                f"search.grace_s: got {self.grace_s}; must exceed search.heartbeat_s "
+                f"({self.heartbeat_s}), or a live worker's trial is failed between two beats"
+            )
+        if problems:
+            raise PydanticCustomError("cross_field", "\n".join(problems))
+        return self
 
 
 class TrainParams(_Section):

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import pg_helpers
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FER2013_GZ = Path(
     os.environ.get("FERBENCH_FER2013", REPO_ROOT.parent / "shared/data/fer2013/fer2013.csv.gz")
@@ -69,3 +71,29 @@ def real_faces(fer2013_frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         [np.asarray(s.split(), dtype=np.uint8).reshape(48, 48) for s in fer2013_frame["pixels"]]
     )
     return images, fer2013_frame["emotion"].to_numpy()
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_search_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never search in a storage named by the caller's environment (a real database)."""
+    monkeypatch.delenv("FERBENCH_OPTUNA_STORAGE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> pg_helpers.PgServer:
+    """A throw-away PostgreSQL cluster for the session (Debian's binaries, a free port)."""
+    binaries = pg_helpers.bin_dir()
+    if binaries is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin "
+            "or on PATH: install Debian's postgresql (apt-get install -y postgresql; .ci/run does)"
+        )
+    server = pg_helpers.PgServer(binaries)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: pg_helpers.PgServer) -> str:
+    """A fresh, empty database on the session's server: its URL (psycopg 3, with password)."""
+    return pg_server.database()

@@ -77,25 +77,32 @@ def test_a_crashing_trial_is_recorded_and_does_not_stop_the_search(context: dict
     assert "n_components" in failed["user_attrs_error"].iloc[0]
 
 
-def test_grid_search_tries_every_point_and_keeps_the_study(context: dict, tmp_path: Path) -> None:
+def test_grid_search_tries_every_point_and_a_rerun_resumes_its_study(
+    context: dict, tmp_path: Path
+) -> None:
     storage = f"sqlite:///{tmp_path}/study.db"
     grid = {"n_neighbors": [1, 15], "weights": ["uniform", "distance"]}
-    config = SearchConfig(
-        method="grid", grid=grid, timeout_s=120.0, storage=storage, study_name="knn"
-    )
+    config = SearchConfig(method="grid", grid=grid, timeout_s=120.0, storage=storage)
     result = run_search("knn", _base("knn"), OPTIONS, context, config)
-    assert result.counts["ok"] == 4 and len(result.trials) == 4
+    assert result.counts["ok"] == 4 and len(result.trials) == 4 and result.ran == 4
     tried = set(
         zip(result.trials["params_n_neighbors"], result.trials["params_weights"], strict=True)
     )
     assert tried == {(k, w) for k in grid["n_neighbors"] for w in grid["weights"]}
     assert result.best_value == pytest.approx(result.trials["value"].max())
-    study = optuna.load_study(study_name="knn", storage=storage)
+    assert result.study.startswith("knn-") and result.storage == storage
+    study = optuna.load_study(study_name=result.study, storage=storage)
     assert study.best_trial.params == {k: result.best_params[k] for k in grid}
-    # A rerun starts a fresh study in the same storage.
+    # The same experiment rerun resumes its own study: nothing is deleted, nothing runs twice.
     again = run_search("knn", _base("knn"), OPTIONS, context, config)
-    assert len(optuna.load_study(study_name="knn", storage=storage).trials) == 4
+    assert again.study == result.study and again.ran == 0
+    assert len(optuna.load_study(study_name=result.study, storage=storage).trials) == 4
     assert again.best_params == result.best_params
+    # Another grid is another experiment: a study of its own beside the first, which stays.
+    other = SearchConfig(method="grid", grid={"n_neighbors": [3]}, timeout_s=60.0, storage=storage)
+    third = run_search("knn", _base("knn"), OPTIONS, context, other)
+    assert third.study != result.study and third.ran == 1
+    assert len(optuna.load_study(study_name=result.study, storage=storage).trials) == 4
 
 
 def test_optuna_tries_the_configured_values_first_and_prunes_iterative_models(

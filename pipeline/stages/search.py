@@ -1,15 +1,23 @@
 """Stage ``search <model>``: tune one model's hyper-parameters on dev (or k folds of train).
 
 Reads the model's training features (plus its augmentation) and the dev split; writes
-``artifacts/search/<model>/``: ``best_params.json`` (what ``train`` fits), ``trials.csv`` (every
-trial with its state and time) and, with the default storage, the Optuna study ``study.db``.
-A search that is off, fails or runs out of budget still writes ``best_params.json`` (with the
-configured parameters) so the pipeline goes on; the test split is never read here.
+``artifacts/search/<model>/``: ``best_params.json`` (what ``train`` fits, with the study's name
+and storage), ``trials.csv`` (every trial of the study, from every worker, with its state, time
+and worker) and, with the default storage, the Optuna study ``study.db``. A search that is off,
+fails or runs out of budget still writes ``best_params.json`` (with the configured parameters) so
+the pipeline goes on; the test split is never read here.
+
+The storage is ``search.storage``, or the URL in the environment variable
+``FERBENCH_OPTUNA_STORAGE`` (PostgreSQL, to share the study with ``ferbench search-worker`` on
+other machines; the variable keeps passwords out of params.yaml). The stage runs trials itself,
+then waits for the other workers' running trials within its budget, and reports the whole study.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -25,47 +33,76 @@ from models.search import SearchConfig, run_search
 from models.spec import BuildOptions
 from pipeline import paths
 from pipeline.model_checks import MODEL_HELP, check_model
-from pipeline.params import Params
+from pipeline.params import STORAGE_ENV, Params, ParamsError, storage_problems
 from pipeline.runner import run_stage
 
 
-def _context(params: Params, model: str) -> dict[str, np.ndarray | list]:
+def search_context(
+    params: Params, model: str, features_dir: Path = paths.FEATURES_DIR
+) -> dict[str, np.ndarray | list]:
     """Training rows (subsampled) and either the dev split or k folds of the training rows."""
     cfg = params.models[model]
-    x, y, groups = training_data(paths.FEATURES_DIR, cfg.feature_set, cfg.augmentation)
+    x, y, groups = training_data(features_dir, cfg.feature_set, cfg.augmentation)
     keep = stratified_subsample(y, cfg.search.subsample, params.seed, groups)
     x, y, groups = x[keep], y[keep], groups[keep]
-    log_read(
-        paths.FEATURES_DIR / "train", f"{len(y)} rows of {cfg.feature_set} ({cfg.augmentation})"
-    )
+    log_read(features_dir / "train", f"{len(y)} rows of {cfg.feature_set} ({cfg.augmentation})")
     if params.search.cv_folds > 1:
         return {
             "x": x,
             "y": y,
             "folds": stratified_folds(y, params.search.cv_folds, params.seed, groups),
         }
-    x_val, y_val, _ = load_xy(paths.FEATURES_DIR, "dev", cfg.feature_set)
-    log_read(paths.FEATURES_DIR / "dev", f"{len(y_val)} rows")
+    x_val, y_val, _ = load_xy(features_dir, "dev", cfg.feature_set)
+    log_read(features_dir / "dev", f"{len(y_val)} rows")
     return {"x": x, "y": y, "x_val": x_val, "y_val": y_val}
 
 
+def storage_url(params: Params, model: str) -> str:
+    """``$FERBENCH_OPTUNA_STORAGE`` when set, else ``search.storage``; ``{dir}`` filled in.
+
+    Raises
+    ------
+    ParamsError
+        The environment variable holds an unsupported URL.
+    """
+    url = os.environ.get(STORAGE_ENV) or params.search.storage
+    if os.environ.get(STORAGE_ENV):
+        problems = storage_problems(url, STORAGE_ENV, allow_password=True)
+        if problems:
+            raise ParamsError("; ".join(problems))
+    return url.replace("{dir}", paths.search_dir(model).as_posix())
+
+
 def config_for(params: Params, model: str) -> SearchConfig:
-    cfg = params.models[model].search
+    cfg = params.models[model]
+    search = params.search
     return SearchConfig(
-        method=cfg.method,
-        n_trials=cfg.n_trials,
-        timeout_s=cfg.timeout_s,
-        trial_timeout_s=cfg.trial_timeout_s,
-        grid=cfg.grid,
-        space={name: dist.model_dump() for name, dist in cfg.space.items()},
-        metric=params.search.metric,
-        storage=params.search.storage.replace("{dir}", paths.search_dir(model).as_posix()),
-        study_name=model,
+        method=cfg.search.method,
+        n_trials=cfg.search.n_trials,
+        timeout_s=cfg.search.timeout_s,
+        trial_timeout_s=cfg.search.trial_timeout_s,
+        grid=cfg.search.grid,
+        space={name: dist.model_dump() for name, dist in cfg.search.space.items()},
+        metric=search.metric,
+        storage=storage_url(params, model),
         seed=params.seed,
-        n_startup_trials=params.search.n_startup_trials,
-        prune=params.search.prune,
-        prune_warmup_steps=cfg.prune_warmup_steps,
+        n_startup_trials=search.n_startup_trials,
+        prune=search.prune,
+        prune_warmup_steps=cfg.search.prune_warmup_steps,
+        heartbeat_s=search.heartbeat_s,
+        grace_s=search.grace_s,
+        retry_s=search.retry_s,
+        decides={
+            "augmentation": cfg.augmentation,
+            "subsample": cfg.search.subsample,
+            "cv_folds": search.cv_folds,
+        },
     )
+
+
+def options_for(params: Params, model: str) -> BuildOptions:
+    cfg = params.models[model]
+    return BuildOptions(cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
 
 
 def run(params: Params, model: str) -> SearchRecord:
@@ -86,10 +123,10 @@ def run(params: Params, model: str) -> SearchRecord:
         write_text(paths.trials(model), "")
     else:
         config = config_for(params, model)
-        options = BuildOptions(cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
-        result = run_search(model, base, options, _context(params, model), config, log)
+        context = search_context(params, model)
+        result = run_search(model, base, options_for(params, model), context, config, log)
         write_text(paths.trials(model), result.trials.to_csv(index=False))
-        log_wrote(paths.trials(model), f"{len(result.trials)} trials")
+        log_wrote(paths.trials(model), f"{len(result.trials)} trials of study {result.study}")
         folds = params.search.cv_folds
         record = SearchRecord(
             model=model,
@@ -103,6 +140,11 @@ def run(params: Params, model: str) -> SearchRecord:
             trials=result.counts,
             seconds=round(result.seconds, 1),
             budget_s=config.timeout_s,
+            study=result.study,
+            storage=result.storage,
+            workers=result.workers,
+            ran_here=result.ran,
+            storage_s=round(result.db_seconds, 2),
         )
         if result.status != "ok":
             log.error(
