@@ -168,7 +168,7 @@ def one_run(store: Path, workdir: Path, storage: str | None, processes: int) -> 
         "trial_s": float(ran["user_attrs_seconds"].mean()),
         "workers": record["workers"],
         "stage_trials": record["ran_here"],
-        "db_ms_per_trial": 1000.0 * record["storage_s"] / max(record["ran_here"], 1),
+        "db_ms_per_trial": record["storage_ms_per_trial"],
         "best": record["best_value"],
         "load_before": before,
         "load_after": _load(),
@@ -180,7 +180,7 @@ def round_trip_ms(storage: str, calls: int = 200) -> float:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name="round-trip")
+    study = optuna.create_study(storage=storage, study_name="round-trip", load_if_exists=True)
     times = []
     for _ in range(calls):
         start = time.perf_counter()
@@ -232,7 +232,7 @@ def main() -> None:
     print()
     header = (
         f"{'storage':<11} {'processes':>9} {'wall s':>7} {'trials':>6} {'trials/min':>10} "
-        f"{'speed-up':>8} {'trial s':>7} {'db ms/trial':>11} {'best acc':>8}"
+        f"{'speed-up':>8} {'trial s':>7} {'db ms/trial':>11} {'db share':>8} {'best acc':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -241,7 +241,8 @@ def main() -> None:
         print(
             f"{r['storage']:<11} {r['processes']:>9} {r['wall_s']:>7.1f} {r['trials']:>6} "
             f"{r['per_min']:>10.2f} {single['wall_s'] / r['wall_s']:>7.2f}x "
-            f"{r['trial_s']:>7.2f} {r['db_ms_per_trial']:>11.1f} {r['best']:>8.4f}"
+            f"{r['trial_s']:>7.2f} {r['db_ms_per_trial']:>11.1f} "
+            f"{r['db_ms_per_trial'] / (10.0 * r['trial_s']):>7.1f}% {r['best']:>8.4f}"
         )
     print(f"\nmachine after: {_load()}")
     if args.workdir is None:

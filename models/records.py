@@ -96,7 +96,8 @@ class SearchRecord(Record):
     storage: str | None = None  # its storage URL, password masked
     workers: int | None = None  # processes (any machine) that ran the study's trials
     ran_here: int | None = None  # trials the stage itself ran (the rest: search-workers)
-    storage_s: float | None = None  # the stage's wall time in storage calls (database round trips)
+    # the stage's wall time in storage calls (database round trips) per trial it ran
+    storage_ms_per_trial: float | None = None
 
 
 class DevScores(Record):

@@ -103,7 +103,9 @@ class SearchResult:
     storage: str = "in-memory"  # the URL without its password
     ran: int = 0  # trials this process ran
     workers: int = 0  # distinct processes that ran the study's trials
-    db_seconds: float = 0.0  # wall time this process spent in storage calls
+    db_seconds: float = 0.0  # wall time this process spent in storage calls, all told
+    # ... of which per trial it ran: the budget check, ask, reports and pruning checks, tell
+    db_ms_per_trial: float | None = None
     identity: dict[str, Any] = field(default_factory=dict)
 
 
@@ -437,32 +439,35 @@ def run_search(
     n_trials = min(config.n_trials, len(first)) if config.method == "grid" else config.n_trials
     deadline = _round_deadline(db, study, config.timeout_s, log)
     task = tasks.cv_score if "folds" in context else tasks.holdout_score
-    me, ran = worker_id(), 0
+    me, ran, trial_db = worker_id(), 0, 0.0
     with BudgetWorker(dict(context)) as worker:
         while True:
+            before = db.seconds
             if storage is not None:
                 db.call(optuna.storages.fail_stale_trials, study)
             trials = db.call(study.get_trials, deepcopy=False)
             remaining = deadline - time.time()
-            if claimed(trials) < n_trials:
-                # (Re)starting the fit process (after a killed trial) spends the search's
-                # budget, not the next trial's.
-                if remaining < MIN_TRIAL_SECONDS or not worker.start(remaining):
-                    break
-                remaining = deadline - time.time()
-                if remaining < MIN_TRIAL_SECONDS:
-                    break
+            # (Re)starting the fit process (after a killed trial) spends the search's budget,
+            # not the next trial's.
+            if (
+                claimed(trials) < n_trials
+                and remaining >= MIN_TRIAL_SECONDS
+                and worker.start(remaining)
+                and deadline - time.time() >= MIN_TRIAL_SECONDS
+            ):
+                timeout = min(config.trial_timeout_s, deadline - time.time())
                 ran += _run_trial(
                     db, study, storage, worker, task, model, base_params, options, config,
-                    n_trials, min(config.trial_timeout_s, remaining), me, log,
+                    n_trials, timeout, me, log,
                 )  # fmt: skip
+                trial_db += db.seconds - before
                 continue
             running = any(t.state == TrialState.RUNNING for t in trials)
             if role == "stage" and running and remaining > -SETTLE_S:
                 time.sleep(POLL_S)  # other workers' trials: wait, they may fail and be retried
                 continue
             break
-    return _result(db, study, identity, base_params, start, ran)
+    return _result(db, study, identity, base_params, start, ran, trial_db)
 
 
 def _run_trial(
@@ -518,6 +523,7 @@ def _result(
     base_params: Mapping[str, Any],
     start: float,
     ran: int,
+    trial_db: float,
 ) -> SearchResult:
     trials = db.call(study.get_trials, deepcopy=False)
     counts = _counts(trials)
@@ -532,6 +538,7 @@ def _result(
         "ran": ran,
         "workers": workers,
         "db_seconds": db.seconds,
+        "db_ms_per_trial": 1000.0 * trial_db / ran if ran else None,
         "identity": identity,
     }
     done = [t for t in trials if t.state == TrialState.COMPLETE]

@@ -61,15 +61,15 @@ def main(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) ->
     with stage(f"{COMMAND} {model}") as log:
         result = run(params, model, features_dir)
         log.info(
-            "%s %s: ran %d trials of study %s in %s (now %s; %.2f s in storage calls); "
-            "best %s = %s",
+            "%s %s: ran %d trials of study %s in %s (now %s; %s ms in storage calls per "
+            "trial); best %s = %s",
             COMMAND,
             model,
             result.ran,
             result.study,
             result.storage,
             result.counts,
-            result.db_seconds,
+            None if result.db_ms_per_trial is None else round(result.db_ms_per_trial, 1),
             params.search.metric,
             None if result.best_value is None else round(result.best_value, 4),
         )

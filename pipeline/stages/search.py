@@ -144,7 +144,9 @@ def run(params: Params, model: str) -> SearchRecord:
             storage=result.storage,
             workers=result.workers,
             ran_here=result.ran,
-            storage_s=round(result.db_seconds, 2),
+            storage_ms_per_trial=None
+            if result.db_ms_per_trial is None
+            else round(result.db_ms_per_trial, 1),
         )
         if result.status != "ok":
             log.error(
