@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from fer_data.atomic import atomic_path
 from models.registry import build_model, get_spec
 from models.spec import BuildOptions, Reporter
 
@@ -140,48 +138,6 @@ def cv_score(
     return float(np.mean(scores))
 
 
-def fit_and_save(
-    context: Mapping[str, Any],
-    reporter: Reporter,
-    model: str,
-    params: Mapping[str, Any],
-    options: BuildOptions,
-    path: str,
-) -> dict[str, float]:
-    """Fit on ``context["x"]`` and save the pipeline to ``path`` (atomically); fit time and size.
-
-    Parameters
-    ----------
-    context : Mapping
-        ``x`` float32 (n, d) and ``y`` int (n,).
-    reporter : Reporter
-        Not used (every task takes one).
-    model, params, options
-        As :func:`holdout_score`.
-    path : str
-        Destination of the ``joblib.dump`` of the fitted pipeline.
-
-    Returns
-    -------
-    dict
-        ``fit_seconds`` (wall-clock seconds of ``fit``) and ``model_bytes`` (file size).
-
-    Raises
-    ------
-    ValueError
-        If ``model`` is unknown.
-    OSError
-        If the file cannot be written; ``path`` is then left as it was.
-    """
-    pipeline = build_model(model, params, options)
-    start = time.perf_counter()
-    pipeline.fit(context["x"], context["y"])
-    fit_seconds = time.perf_counter() - start
-    with atomic_path(path) as tmp:
-        joblib.dump(pipeline, tmp)
-    return {"fit_seconds": fit_seconds, "model_bytes": Path(path).stat().st_size}
-
-
 def fit_predict(
     context: Mapping[str, Any],
     reporter: Reporter,
@@ -244,7 +200,7 @@ def load_and_predict(
     reporter : Reporter
         Not used.
     path : str
-        A pipeline saved by :func:`fit_and_save` (``joblib``; load only trusted files).
+        A pipeline saved by :func:`models.fitting.fit_and_save` (``joblib``; trusted files only).
     x : ndarray of shape (m, d), float32
         Features to predict.
 
