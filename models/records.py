@@ -96,8 +96,11 @@ class SearchRecord(Record):
     storage: str | None = None  # its storage URL, password masked
     workers: int | None = None  # processes (any machine) that ran the study's trials
     ran_here: int | None = None  # trials the stage itself ran (the rest: search-workers)
-    # the stage's wall time in storage calls (database round trips) per trial it ran
-    storage_ms_per_trial: float | None = None
+    # Per trial the stage ran: wall time in Optuna calls (storage, sampler, pruner), of it the
+    # database's round trips, and how many SQL statements they were.
+    optuna_ms_per_trial: float | None = None
+    sql_ms_per_trial: float | None = None
+    sql_per_trial: float | None = None
 
 
 class DevScores(Record):

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
@@ -103,9 +104,12 @@ class SearchResult:
     storage: str = "in-memory"  # the URL without its password
     ran: int = 0  # trials this process ran
     workers: int = 0  # distinct processes that ran the study's trials
-    db_seconds: float = 0.0  # wall time this process spent in storage calls, all told
-    # ... of which per trial it ran: the budget check, ask, reports and pruning checks, tell
-    db_ms_per_trial: float | None = None
+    db_seconds: float = 0.0  # wall time this process spent in Optuna calls, all told
+    # Per trial it ran (the budget check, ask, sampling, reports and pruning checks, tell): wall
+    # time in Optuna calls, and of it the SQL statements' round trips, and their number.
+    optuna_ms_per_trial: float | None = None
+    sql_ms_per_trial: float | None = None
+    sql_per_trial: float | None = None
     identity: dict[str, Any] = field(default_factory=dict)
 
 
@@ -439,10 +443,10 @@ def run_search(
     n_trials = min(config.n_trials, len(first)) if config.method == "grid" else config.n_trials
     deadline = _round_deadline(db, study, config.timeout_s, log)
     task = tasks.cv_score if "folds" in context else tasks.holdout_score
-    me, ran, trial_db = worker_id(), 0, 0.0
+    me, ran, spent = worker_id(), 0, np.zeros(3)  # Optuna s, SQL s, SQL statements in trials
     with BudgetWorker(dict(context)) as worker:
         while True:
-            before = db.seconds
+            before = np.array([db.seconds, db.sql_seconds, db.sql_statements])
             if storage is not None:
                 db.call(optuna.storages.fail_stale_trials, study)
             trials = db.call(study.get_trials, deepcopy=False)
@@ -460,14 +464,14 @@ def run_search(
                     db, study, storage, worker, task, model, base_params, options, config,
                     n_trials, timeout, me, log,
                 )  # fmt: skip
-                trial_db += db.seconds - before
+                spent += np.array([db.seconds, db.sql_seconds, db.sql_statements]) - before
                 continue
             running = any(t.state == TrialState.RUNNING for t in trials)
             if role == "stage" and running and remaining > -SETTLE_S:
                 time.sleep(POLL_S)  # other workers' trials: wait, they may fail and be retried
                 continue
             break
-    return _result(db, study, identity, base_params, start, ran, trial_db)
+    return _result(db, study, identity, base_params, start, ran, spent)
 
 
 def _run_trial(
@@ -523,7 +527,7 @@ def _result(
     base_params: Mapping[str, Any],
     start: float,
     ran: int,
-    trial_db: float,
+    spent: np.ndarray,
 ) -> SearchResult:
     trials = db.call(study.get_trials, deepcopy=False)
     counts = _counts(trials)
@@ -538,7 +542,9 @@ def _result(
         "ran": ran,
         "workers": workers,
         "db_seconds": db.seconds,
-        "db_ms_per_trial": 1000.0 * trial_db / ran if ran else None,
+        "optuna_ms_per_trial": float(1000.0 * spent[0] / ran) if ran else None,
+        "sql_ms_per_trial": float(1000.0 * spent[1] / ran) if ran else None,
+        "sql_per_trial": float(spent[2] / ran) if ran else None,
         "identity": identity,
     }
     done = [t for t in trials if t.state == TrialState.COMPLETE]

@@ -222,10 +222,12 @@ def _reason(exc: BaseException) -> str:
 
 
 class Db:
-    """Calls into the storage with retries on transient failures, and the time they took.
+    """Calls into the storage with retries on transient failures, and what they cost.
 
-    ``seconds`` (wall time inside storage calls, retries included) is what a search pays for its
-    database: the benchmark compares it with the time spent fitting.
+    ``seconds``: wall time inside Optuna calls made through :meth:`call` (storage, and the
+    sampler's and pruner's own work, retries included). ``sql_seconds`` and ``sql_statements``:
+    the SQL statements those calls sent, timed from execute to result (the database round trips),
+    counted once :meth:`watch` has seen the engine; the heartbeat thread's are left out.
     """
 
     def __init__(self, url: str | None, retry_s: float, log: Any = None) -> None:
@@ -236,6 +238,24 @@ class Db:
         self.seconds = 0.0
         self.calls = 0
         self.retries = 0
+        self.sql_seconds = 0.0
+        self.sql_statements = 0
+        self._thread = threading.get_ident()
+
+    def watch(self, engine: sqlalchemy.engine.Engine) -> None:
+        """Time every SQL statement this thread sends through ``engine`` (SQLAlchemy events)."""
+
+        def before(conn: Any, *_: Any) -> None:
+            conn.info["ferbench_t0"] = time.perf_counter()
+
+        def after(conn: Any, *_: Any) -> None:
+            started = conn.info.pop("ferbench_t0", None)
+            if started is not None and threading.get_ident() == self._thread:
+                self.sql_seconds += time.perf_counter() - started
+                self.sql_statements += 1
+
+        sqlalchemy.event.listen(engine, "before_cursor_execute", before)
+        sqlalchemy.event.listen(engine, "after_cursor_execute", after)
 
     def error(self, exc: BaseException, what: str) -> StorageError:
         return StorageError(f"search storage {self.label}: {what}: {_reason(exc)}")
@@ -336,7 +356,7 @@ def open_storage(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return db.call(
+                storage = db.call(
                     optuna.storages.RDBStorage,
                     url,
                     engine_kwargs=engine,
@@ -344,6 +364,8 @@ def open_storage(
                     grace_period=grace_s,
                     heartbeat_stale_trial_callback=LostTrialCallback(log),
                 )
+            db.watch(storage.engine)
+            return storage
         except StorageError as exc:
             # Workers starting together on an empty database race to create Optuna's tables;
             # the losers' CREATE fails on the winner's rows. The tables exist now: try again.

@@ -60,16 +60,21 @@ def run(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> 
 def main(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> None:
     with stage(f"{COMMAND} {model}") as log:
         result = run(params, model, features_dir)
+        cost = (
+            f"; per trial {result.optuna_ms_per_trial:.1f} ms in Optuna, of it "
+            f"{result.sql_ms_per_trial:.1f} ms in {result.sql_per_trial:.1f} SQL statements"
+            if result.ran and result.sql_ms_per_trial is not None
+            else ""
+        )
         log.info(
-            "%s %s: ran %d trials of study %s in %s (now %s; %s ms in storage calls per "
-            "trial); best %s = %s",
+            "%s %s: ran %d trials of study %s in %s (now %s%s); best %s = %s",
             COMMAND,
             model,
             result.ran,
             result.study,
             result.storage,
             result.counts,
-            None if result.db_ms_per_trial is None else round(result.db_ms_per_trial, 1),
+            cost,
             params.search.metric,
             None if result.best_value is None else round(result.best_value, 4),
         )

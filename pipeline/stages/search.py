@@ -105,6 +105,10 @@ def options_for(params: Params, model: str) -> BuildOptions:
     return BuildOptions(cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def run(params: Params, model: str) -> SearchRecord:
     log = get_logger()
     cfg = params.models[model]
@@ -144,9 +148,9 @@ def run(params: Params, model: str) -> SearchRecord:
             storage=result.storage,
             workers=result.workers,
             ran_here=result.ran,
-            storage_ms_per_trial=None
-            if result.db_ms_per_trial is None
-            else round(result.db_ms_per_trial, 1),
+            optuna_ms_per_trial=_rounded(result.optuna_ms_per_trial),
+            sql_ms_per_trial=_rounded(result.sql_ms_per_trial),
+            sql_per_trial=_rounded(result.sql_per_trial),
         )
         if result.status != "ok":
             log.error(
