@@ -154,6 +154,7 @@ def test_a_killed_worker_leaves_its_trial_failed_and_the_others_go_on(
         names = optuna.get_all_study_names(pg_url)
         return bool(names) and any(
             t.state == TrialState.RUNNING
+            and bool(t.params)  # its point is drawn: it is fitting, not still asking
             and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")
             for t in _study(pg_url, names[0]).get_trials()
         )
