@@ -2,9 +2,13 @@
 
 A face table holds one row per image: ``row_id`` (the 0-based data row of the source CSV, the key
 every later artifact joins on), ``aug`` (0 for an original image, k for its k-th augmented copy),
-``emotion`` (0-6), ``usage`` (Training / PublicTest / PrivateTest) and ``pixels`` (a fixed-size list
-of 2304 uint8, row-major 48x48). The table's schema metadata records the data source, so a table
-made from the synthetic demo set can never pass for FER2013.
+``emotion`` (the class code: 0-6 for FER2013 labels, 0-7 for FER+ majority labels), ``usage``
+(Training / PublicTest / PrivateTest), ``pixels`` (a fixed-size list of 2304 uint8, row-major
+48x48) and, for FER+ labels only, ``votes`` (a fixed-size list of the row's 10 FER+ crowd votes,
+uint8, in :data:`fer_data.ferplus.VOTE_COLUMNS` order; the CNN's soft and multi-label targets are
+made from them). The table's schema metadata records the data source and the label space
+(``classes`` and ``label_source``), so a table made from the synthetic demo set can never pass for
+FER2013, and FER+ labels never pass for FER2013's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ IMAGE_SIDE = 48
 N_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 USAGES = ("Training", "PublicTest", "PrivateTest")
+LABEL_SOURCES = ("fer2013", "ferplus")
+N_VOTES = 10  # FER+ vote columns: 8 emotions, unknown, not a face
 _META_KEY = b"ferbench"
 
 
@@ -43,12 +49,17 @@ class FaceTable:
     images: np.ndarray  # uint8 (n, 48, 48)
     aug: np.ndarray | None = None  # int16 (n,); None means all originals
     meta: dict = field(default_factory=dict)  # e.g. {"source": "csv", "synthetic": False}
+    votes: np.ndarray | None = None  # uint8 (n, 10) FER+ votes; None for FER2013 labels
 
     def __post_init__(self) -> None:
         n = len(self.row_id)
         sizes = {len(self.emotion), len(self.usage), len(self.images)}
         if self.aug is not None:
             sizes.add(len(self.aug))
+        if self.votes is not None:
+            sizes.add(len(self.votes))
+            if self.votes.ndim != 2 or self.votes.shape[1] != N_VOTES:
+                raise ValueError(f"votes must be (n, {N_VOTES}), got {self.votes.shape}")
         if sizes != {n}:
             raise ValueError(f"FaceTable columns have different lengths: {sorted(sizes | {n})}")
         if self.images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or self.images.dtype != np.uint8:
@@ -63,6 +74,17 @@ class FaceTable:
     def aug_index(self) -> np.ndarray:
         """Augmented-copy index of each row: int16 (n,), all zeros when ``aug`` is None."""
         return np.zeros(len(self), np.int16) if self.aug is None else self.aug
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names of the label space, indexed by ``emotion`` (``meta["classes"]``; FER2013's
+        :data:`EMOTIONS` for a table written before label spaces were recorded)."""
+        return tuple(self.meta.get("classes", EMOTIONS))
+
+    @property
+    def label_source(self) -> str:
+        """Where the labels come from: ``fer2013`` or ``ferplus`` (``meta["label_source"]``)."""
+        return str(self.meta.get("label_source", "fer2013"))
 
     def take(self, index: np.ndarray) -> FaceTable:
         """The rows selected by ``index``, as a new table sharing ``meta``.
@@ -85,6 +107,7 @@ class FaceTable:
             images=self.images[index],
             aug=None if self.aug is None else self.aug[index],
             meta=self.meta,
+            votes=None if self.votes is None else self.votes[index],
         )
 
 
@@ -94,7 +117,8 @@ def concat_tables(tables: list[FaceTable]) -> FaceTable:
     Parameters
     ----------
     tables : list of FaceTable
-        One or more tables; the first one's ``meta`` is kept, the others' are ignored.
+        One or more tables; the first one's ``meta`` is kept, the others' are ignored. Either all
+        or none of them have ``votes``.
 
     Returns
     -------
@@ -106,7 +130,11 @@ def concat_tables(tables: list[FaceTable]) -> FaceTable:
     ------
     IndexError
         If ``tables`` is empty.
+    ValueError
+        If some tables have ``votes`` and others do not.
     """
+    if len({t.votes is None for t in tables}) > 1:
+        raise ValueError("cannot concatenate face tables with and without FER+ votes")
     return FaceTable(
         row_id=np.concatenate([t.row_id for t in tables]),
         emotion=np.concatenate([t.emotion for t in tables]),
@@ -114,21 +142,26 @@ def concat_tables(tables: list[FaceTable]) -> FaceTable:
         images=np.concatenate([t.images for t in tables]),
         aug=np.concatenate([t.aug_index for t in tables]),
         meta=tables[0].meta,
+        votes=None
+        if any(t.votes is None for t in tables)
+        else np.concatenate([t.votes for t in tables]),
     )
 
 
 def _to_arrow(table: FaceTable) -> pa.Table:
     flat = pa.array(np.ascontiguousarray(table.images).reshape(-1), type=pa.uint8())
     pixels = pa.FixedSizeListArray.from_arrays(flat, N_PIXELS)
-    arrow = pa.table(
-        {
-            "row_id": pa.array(table.row_id, pa.int64()),
-            "aug": pa.array(table.aug_index, pa.int16()),
-            "emotion": pa.array(table.emotion, pa.int8()),
-            "usage": pa.array(table.usage.astype(str), pa.string()).dictionary_encode(),
-            "pixels": pixels,
-        }
-    )
+    columns = {
+        "row_id": pa.array(table.row_id, pa.int64()),
+        "aug": pa.array(table.aug_index, pa.int16()),
+        "emotion": pa.array(table.emotion, pa.int8()),
+        "usage": pa.array(table.usage.astype(str), pa.string()).dictionary_encode(),
+        "pixels": pixels,
+    }
+    if table.votes is not None:
+        flat_votes = pa.array(np.ascontiguousarray(table.votes, np.uint8).reshape(-1), pa.uint8())
+        columns["votes"] = pa.FixedSizeListArray.from_arrays(flat_votes, N_VOTES)
+    arrow = pa.table(columns)
     return arrow.replace_schema_metadata({_META_KEY: json.dumps(table.meta).encode()})
 
 
@@ -136,8 +169,9 @@ def write_faces(table: FaceTable, path: str | os.PathLike[str]) -> Path:
     """Write a face table as an uncompressed feather (Arrow IPC) file, atomically.
 
     Columns are written as ``row_id`` int64, ``aug`` int16, ``emotion`` int8, ``usage``
-    dictionary-encoded string and ``pixels`` fixed-size list of 2304 uint8; ``meta`` is stored as
-    JSON in the schema metadata. Uses pyarrow's ``feather.write_feather``.
+    dictionary-encoded string, ``pixels`` fixed-size list of 2304 uint8 and, when the table has
+    them, ``votes`` fixed-size list of 10 uint8; ``meta`` (with ``classes`` and ``label_source``)
+    is stored as JSON in the schema metadata. Uses pyarrow's ``feather.write_feather``.
 
     Parameters
     ----------
@@ -175,8 +209,9 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
     -------
     FaceTable
         ``row_id`` int64 (n,), ``emotion`` int8 (n,), ``usage`` object array of str (n,),
-        ``images`` uint8 (n, 48, 48) (read-only, backed by the Arrow buffer), ``aug`` int16 (n,)
-        and ``meta`` from the schema metadata (``{}`` if absent).
+        ``images`` uint8 (n, 48, 48) (read-only, backed by the Arrow buffer), ``aug`` int16 (n,),
+        ``votes`` uint8 (n, 10) or None, and ``meta`` from the schema metadata (``{}`` if
+        absent).
 
     Raises
     ------
@@ -198,6 +233,10 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
     pixels = arrow.column("pixels").combine_chunks()
     images = pixels.flatten().to_numpy().reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     raw_meta = (arrow.schema.metadata or {}).get(_META_KEY, b"{}")
+    votes = None
+    if "votes" in arrow.column_names:
+        flat = arrow.column("votes").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        votes = flat.reshape(-1, N_VOTES)
     return FaceTable(
         row_id=arrow.column("row_id").to_numpy(),
         emotion=arrow.column("emotion").to_numpy(),
@@ -207,4 +246,5 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
         images=images,
         aug=arrow.column("aug").to_numpy(),
         meta=json.loads(raw_meta),
+        votes=votes,
     )

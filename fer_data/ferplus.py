@@ -643,3 +643,41 @@ def class_counts(labels: FerPlusLabels) -> pd.DataFrame:
     table.loc["all"] = table.sum(axis=0)
     table["total"] = table.sum(axis=1)
     return table.astype(np.int64)
+
+
+def targets_from_votes(votes: np.ndarray, scheme: str) -> FerPlusLabels:
+    """A label scheme applied to vote counts already joined to face rows (a face table's
+    ``votes``), all of which have a FER+ image.
+
+    Parameters
+    ----------
+    votes : ndarray of int, shape (n, 10)
+        Vote counts in :data:`VOTE_COLUMNS` order (:attr:`fer_data.faces.FaceTable.votes`).
+    scheme : {"majority", "probability", "crossentropy", "multi_target"}
+        As in :func:`make_labels`.
+
+    Returns
+    -------
+    FerPlusLabels
+        As :func:`make_labels`; ``row_id`` is ``0..n-1`` (positions in ``votes``) and ``usage``
+        is empty text.
+
+    Raises
+    ------
+    ValueError
+        For a scheme not in :data:`SCHEMES`, or ``votes`` not of shape (n, 10).
+    """
+    votes = np.asarray(votes)
+    if votes.ndim != 2 or votes.shape[1] != len(VOTE_COLUMNS):
+        raise ValueError(f"votes must be (n, {len(VOTE_COLUMNS)}), got {votes.shape}")
+    n = len(votes)
+    joined = FerPlusVotes(
+        path=Path("<face table>"),
+        row_id=np.arange(n, dtype=np.int64),
+        usage=np.full(n, "", dtype=object),
+        image_name=np.full(n, "face table row", dtype=object),
+        votes=votes.astype(np.int16),
+        rejects=pd.DataFrame({"line": [], "row_id": [], "reason": [], "raw": []}),
+        n_rows=n,
+    )
+    return make_labels(joined, scheme)

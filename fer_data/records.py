@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fer_data.atomic import write_json
+from fer_data.faces import EMOTIONS
 
 
 class RecordError(ValueError):
@@ -100,6 +101,11 @@ class DataSource(Record):
     member: str | None = None  # archives: the member read
     found_by: str | None = None  # "data.path", "search of data/raw", "nothing found", ...
     looked_in: str | None = None  # synthetic fallback: the folder searched for data
+    # The label space: FER2013's 7 emotions, or FER+'s 8 majority classes (data.labels). Ingest
+    # always sets both; the defaults only read records written before label spaces existed.
+    label_source: Literal["fer2013", "ferplus"] = "fer2013"
+    classes: list[str] = list(EMOTIONS)
+    label_file: str | None = None  # FER+: the vote file read
 
 
 # Images per class name, plus "total" (fer_data.splits.class_counts).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numba
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -169,25 +171,27 @@ def duplicate_stats(images: np.ndarray, emotion: np.ndarray, split: np.ndarray) 
     }
 
 
-def class_counts(emotion: np.ndarray) -> dict[str, int]:
-    """Images per emotion name, plus ``"total"``.
+def class_counts(emotion: np.ndarray, classes: Sequence[str] = EMOTIONS) -> dict[str, int]:
+    """Images per class name, plus ``"total"``.
 
     Parameters
     ----------
     emotion : ndarray of shape (n,), int
-        Class label (0-6) of each image.
+        Class code of each image (0 to ``len(classes) - 1``).
+    classes : sequence of str, default FER2013's seven emotions
+        The label space's class names (a face table's ``classes``; FER+: 8).
 
     Returns
     -------
     dict of str to int
-        One key per name in ``EMOTIONS`` (in order, zero for absent classes), then ``"total"``.
+        One key per name in ``classes`` (in order, zero for absent classes), then ``"total"``.
 
     Raises
     ------
     ValueError
-        If a label is negative or above 6.
+        If a code is negative or not below ``len(classes)``.
     """
-    counts = np.bincount(emotion.astype(np.int64), minlength=len(EMOTIONS))
-    return {name: int(c) for name, c in zip(EMOTIONS, counts, strict=True)} | {
+    counts = np.bincount(emotion.astype(np.int64), minlength=len(classes))
+    return {name: int(c) for name, c in zip(classes, counts, strict=True)} | {
         "total": int(counts.sum())
     }

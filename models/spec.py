@@ -32,6 +32,7 @@ class BuildOptions:
     accelerate: bool = True  # scikit-learn-intelex estimators where the model has them
     n_jobs: int = 2
     seed: int = 2013
+    n_classes: int = 7  # size of the label space: 7 FER2013 emotions, 8 FER+ classes
 
 
 # fit(pipeline, x, y, x_val, y_val, reporter): fits in place, reporting validation accuracy.

@@ -62,7 +62,8 @@ class AllClassesXGB(ClassifierMixin, BaseEstimator):
     booster : xgboost.XGBClassifier
         The unfitted booster (its parameters are reachable as ``booster__<name>``).
     n_classes : int
-        Size of the label space (7 for FER2013); a larger label seen in training widens it.
+        Size of the label space (7 for FER2013, 8 for FER+: ``BuildOptions.n_classes``); a
+        larger label seen in training widens it.
 
     Attributes
     ----------
@@ -121,7 +122,7 @@ def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
         random_state=options.seed,
         verbosity=0,
     )
-    return Pipeline([("xgb", AllClassesXGB(booster))])
+    return Pipeline([("xgb", AllClassesXGB(booster, options.n_classes))])
 
 
 def fit_iterative(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from features.names import COMPOSITES
-from fer_data.faces import EMOTIONS, IMAGE_SIDE
+from fer_data.faces import IMAGE_SIDE
 from fer_data.logs import log_wrote
 from fer_data.records import DataSource
 from fer_data.version import ferbench_version
@@ -28,8 +28,6 @@ from models.records import (
 from pipeline import paths
 from pipeline.params import FeatureParams
 from reports.summary import git_commit
-
-LABEL_SOURCE = "fer2013"  # every model trains on FER2013's labels today (FER+ will add its own)
 
 
 def feature_spec(feature_set: str, features: FeatureParams) -> FeatureSpec:
@@ -52,15 +50,17 @@ def feature_spec(feature_set: str, features: FeatureParams) -> FeatureSpec:
 
 
 def _common(model: str, weights: Path) -> dict[str, Any]:
+    # The label space the ingested data has (data.labels): FER2013's 7 emotions or FER+'s 8.
+    data = DataSource.read(paths.SOURCE_FILE)
     return {
         "ferbench_version": ferbench_version(),
         "model": model,
         "weights": weights.name,
         "weights_bytes": weights.stat().st_size,
-        "classes": list(EMOTIONS),
-        "label_source": LABEL_SOURCE,
+        "classes": list(data.classes),
+        "label_source": data.label_source,
         "image_side": IMAGE_SIDE,
-        "data": DataSource.read(paths.SOURCE_FILE),
+        "data": data,
         "commit": git_commit(Path("."), paths.GENERATED),
     }
 

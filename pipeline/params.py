@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from features.names import FEATURE_SETS
-from models.cnn.names import ARCHITECTURES, MIN_CROP
+from models.cnn.names import ARCHITECTURES, MIN_CROP, TARGET_SCHEMES
 from models.names import MODEL_NAMES
 from pipeline import paths
 
@@ -83,6 +83,11 @@ class DataParams(_Section):
     keep_blank_in_test: bool
     # The stage fails when more than this fraction of data rows is rejected.
     max_reject_fraction: Annotated[float, Field(ge=0.0, le=1.0)]
+    # fer2013: the CSV's own 7 labels. ferplus: FER+'s 8 majority labels (Barsoum et al. 2016)
+    # from the vote file at ferplus_path, row-aligned with the FER2013 CSV (checked).
+    labels: Literal["fer2013", "ferplus"]
+    # The FER+ vote file fer2013new.csv, or a folder holding it (read only when labels: ferplus).
+    ferplus_path: Path
 
 
 class AugmentParams(_Section):
@@ -271,6 +276,10 @@ class CnnArchParams(_Section):
     augmentation: str  # none, or one of augment.modes: its copies join the training split
     finetune_epochs: Annotated[int, Field(ge=0, le=10_000)]  # then train on train + dev ...
     finetune_lr: Annotated[float, Field(gt=0.0, le=10.0)]  # ... at this constant rate
+    # FER+ training targets (models.cnn.targets): majority (hard cross-entropy), probability
+    # (a label drawn from the vote distribution each epoch), crossentropy (soft-target
+    # cross-entropy), multi_target (multi-label BCE). FER2013 labels: majority only.
+    targets: Literal[TARGET_SCHEMES]
 
 
 class CnnParams(_Section):
@@ -292,10 +301,20 @@ class CnnParams(_Section):
         return getattr(self, name)
 
 
-def _cnn_problems(cnn: CnnParams, augment_modes: list[str]) -> list[str]:
+def _cnn_problems(cnn: CnnParams, augment_modes: list[str], labels: str) -> list[str]:
     problems = []
     for arch in ARCHITECTURES:
         cfg, where = cnn.arch(arch), f"cnn.{arch}"
+        if labels != "ferplus" and cfg.targets != "majority":
+            problems.append(
+                f"{where}.targets: got {cfg.targets!r}; with data.labels: {labels} only "
+                "'majority' is possible (the other schemes need FER+ votes: data.labels: ferplus)"
+            )
+        if cfg.targets == "multi_target" and cfg.label_smoothing > 0:
+            problems.append(
+                f"{where}.label_smoothing: got {cfg.label_smoothing}; targets: multi_target trains "
+                "with a multi-label BCE, which has no label smoothing (set it to 0.0)"
+            )
         if cfg.crop < MIN_CROP[arch]:
             least = MIN_CROP[arch]
             problems.append(f"{where}.crop: got {cfg.crop}; {arch} needs at least {least}")
@@ -390,7 +409,12 @@ class Params(_Section):
                     f"models.{name}.augmentation: got {model.augmentation!r}; expected "
                     f"{expected} (see augment.modes)"
                 )
-        problems += _cnn_problems(self.cnn, modes)
+        problems += _cnn_problems(self.cnn, modes, self.data.labels)
+        if self.data.labels == "ferplus" and self.data.source == "synthetic":
+            problems.append(
+                "data.labels: got 'ferplus' with data.source: synthetic; the synthetic demo set "
+                "has FER2013's 7 labels only (FER+ labels need the real FER2013 CSV)"
+            )
         if problems:
             raise PydanticCustomError("cross_field", "\n".join(problems))
         return self

@@ -18,6 +18,9 @@ DVC_LOCK = Path("dvc.lock")
 DATA_DIR = Path("data")
 RAW_DIR = DATA_DIR / "raw"  # the default data.path: searched for FER2013 (data/raw/**)
 DEFAULT_CSV = RAW_DIR / "fer2013.csv"  # where the README tells users to put the download
+# The default data.ferplus_path: a folder where users put the FER+ vote file (README, FER+ labels).
+FERPLUS_DIR = DATA_DIR / "ferplus"
+FERPLUS_FILE_NAME = "fer2013new.csv"  # the vote file's name in Microsoft's FERPlus repository
 INGESTED_DIR = DATA_DIR / "ingested"
 SOURCE_FILE = INGESTED_DIR / "source.json"
 REJECTS_FILE = INGESTED_DIR / "rejects.csv"

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_data.faces import EMOTIONS, FaceTable
+from fer_data.faces import FaceTable
 from reports.embed import png_uri
 
 
@@ -33,6 +33,7 @@ def faces(
 ) -> dict[str, list[dict[str, Any]]]:
     """``{"right": [...], "wrong": [...]}``: up to ``n`` faces each, with labels and image URI."""
     actual = test.emotion.astype(np.int64)
+    names = test.classes  # the label space: FER2013's 7 emotions or FER+'s 8 classes
     right = predicted == actual
     out: dict[str, list[dict[str, Any]]] = {}
     for key, mask, stream in (("right", right, 1), ("wrong", ~right, 2)):
@@ -40,8 +41,8 @@ def faces(
         out[key] = [
             {
                 "uri": png_uri(test.images[i]),
-                "actual": EMOTIONS[actual[i]],
-                "predicted": EMOTIONS[predicted[i]],
+                "actual": names[actual[i]],
+                "predicted": names[predicted[i]],
                 "usage": str(test.usage[i]),
                 "row_id": int(test.row_id[i]),
             }

@@ -10,6 +10,7 @@ instead of pairing the wrong images.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,29 +19,30 @@ import pandas as pd
 from fer_data.atomic import atomic_path
 from fer_data.faces import EMOTIONS
 
-_CODE = {name: k for k, name in enumerate(EMOTIONS)}
-
 
 class AlignmentError(ValueError):
     """A predictions file does not line up with the test table."""
 
 
-def _codes(names: pd.Series, path: Path, column: str) -> np.ndarray:
-    codes = names.map(_CODE)
+def _codes(names: pd.Series, path: Path, column: str, classes: Sequence[str]) -> np.ndarray:
+    codes = names.map({name: k for k, name in enumerate(classes)})
     if codes.isna().any():
         bad = sorted(set(names[codes.isna()].astype(str)))[:5]
         raise AlignmentError(
-            f"{path}: unknown {column} labels {bad}; expected {', '.join(EMOTIONS)}"
+            f"{path}: unknown {column} labels {bad}; expected {', '.join(classes)}"
         )
     return codes.to_numpy(np.int64)
 
 
-def write_predictions(path: Path, y_true: np.ndarray, y_pred: np.ndarray) -> Path:
-    """Write one ``actual,predicted`` row (emotion names) per test image, atomically.
+def write_predictions(
+    path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str] | None = None
+) -> Path:
+    """Write one ``actual,predicted`` row (class names) per test image, atomically.
 
-    ``y_true`` and ``y_pred``: int class codes of shape (n,), in the test table's order.
+    ``y_true`` and ``y_pred``: int class codes of shape (n,), in the test table's order;
+    ``classes``: the label space's names (default FER2013's 7 emotions; FER+ has 8).
     """
-    names = np.asarray(EMOTIONS)
+    names = np.asarray(EMOTIONS if classes is None else classes)
     frame = pd.DataFrame({"actual": names[y_true], "predicted": names[y_pred]})
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
@@ -48,12 +50,17 @@ def write_predictions(path: Path, y_true: np.ndarray, y_pred: np.ndarray) -> Pat
 
 
 def read_predictions(
-    path: Path, labels: np.ndarray, row_id: np.ndarray | None = None
+    path: Path,
+    labels: np.ndarray,
+    row_id: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
 ) -> np.ndarray | None:
     """Predicted class codes aligned with ``labels`` (the test table); None when there are none.
 
-    A model that failed has an empty file (header only) or none at all.
+    A model that failed has an empty file (header only) or none at all. ``classes``: the label
+    space's names, in code order (default FER2013's 7 emotions; FER+ has 8).
     """
+    classes = EMOTIONS if classes is None else classes
     if not path.exists():
         return None
     frame = pd.read_csv(path)
@@ -68,6 +75,6 @@ def read_predictions(
         frame = frame.iloc[np.argsort(position[frame["row_id"]].to_numpy())]
     if len(frame) != len(labels):
         raise AlignmentError(f"{path}: {len(frame)} predictions for {len(labels)} test images")
-    if not np.array_equal(_codes(frame["actual"], path, "actual"), labels):
+    if not np.array_equal(_codes(frame["actual"], path, "actual", classes), labels):
         raise AlignmentError(f"{path}: its actual labels are not the test table's, row by row")
-    return _codes(frame["predicted"], path, "predicted")
+    return _codes(frame["predicted"], path, "predicted", classes)

@@ -101,7 +101,9 @@ def model(run: ModelRun) -> dict[str, Any]:
         "kind": run.kind,
         "metrics": run.metrics,
         "per_class": tables.per_class(scores) if scores else None,
-        "confusion": svg_uri(charts.confusion(scores.confusion_matrix)) if scores else None,
+        "confusion": svg_uri(charts.confusion(scores.confusion_matrix, list(scores.per_class)))
+        if scores
+        else None,
         "search": run.search,
         "trials": trials,
         "search_chart": svg_uri(charts.search_history(trials, metric))

@@ -66,7 +66,8 @@ def subset_sizes(models: list[ModelRun]) -> dict[str, int | None]:
 
 def per_class(scores: Scores) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support per class of one subset's scores, then the averages."""
-    rows = [{"label": name, **scores.per_class[name].to_json()} for name in EMOTIONS]
+    # The scores' own classes, in code order (FER2013's 7 or FER+'s 8).
+    rows = [{"label": name, **found.to_json()} for name, found in scores.per_class.items()]
     rows.append(
         {
             "label": "macro average",
@@ -138,7 +139,9 @@ def _number(value: Any) -> float | None:
 
 def class_counts(splits: dict[str, dict[str, int]]) -> pd.DataFrame:
     """Classes x splits (train, dev, PublicTest, PrivateTest, ...) from ``metrics/ingest.json``."""
+    # The label space's classes, in code order: every split's keys but "total".
+    classes = [k for k in next(iter(splits.values()), {}) if k != "total"] or list(EMOTIONS)
     frame = pd.DataFrame(
-        {SPLIT_LABELS.get(k, k): {e: v[e] for e in EMOTIONS} for k, v in splits.items()}
+        {SPLIT_LABELS.get(k, k): {e: v[e] for e in classes} for k, v in splits.items()}
     )
-    return frame.loc[list(EMOTIONS)]
+    return frame.loc[classes]

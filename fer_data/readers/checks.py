@@ -11,6 +11,7 @@ can warn loudly.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,12 +20,12 @@ from fer_data.faces import EMOTIONS, USAGES
 from fer_data.readers.result import ParsedFaces
 
 
-def _per_class(emotion: np.ndarray) -> np.ndarray:
-    return np.bincount(emotion.astype(np.int64), minlength=len(EMOTIONS))
+def _per_class(emotion: np.ndarray, classes: Sequence[str] = EMOTIONS) -> np.ndarray:
+    return np.bincount(emotion.astype(np.int64), minlength=len(classes))
 
 
-def _named(counts: np.ndarray) -> str:
-    return ", ".join(f"{name} {int(c)}" for name, c in zip(EMOTIONS, counts, strict=True))
+def _named(counts: np.ndarray, classes: Sequence[str] = EMOTIONS) -> str:
+    return ", ".join(f"{name} {int(c)}" for name, c in zip(classes, counts, strict=True))
 
 
 def usage_counts(usage: np.ndarray) -> str:
@@ -89,7 +90,9 @@ def check_parts(
         )
 
 
-def check_dev_split(emotion: np.ndarray, fraction: float) -> None:
+def check_dev_split(
+    emotion: np.ndarray, fraction: float, classes: Sequence[str] = EMOTIONS
+) -> None:
     """Raise unless a stratified ``fraction`` of these Training rows can be the dev split.
 
     Mirrors scikit-learn's ``train_test_split(test_size=fraction, stratify=emotion)``: dev gets
@@ -102,21 +105,23 @@ def check_dev_split(emotion: np.ndarray, fraction: float) -> None:
         int (n,): class codes of the Training rows that enter the split (blank images dropped).
     fraction : float
         ``data.dev_fraction``.
+    classes : sequence of str, default FER2013's seven emotions
+        Class names of the codes (FER+: 8), for the message.
 
     Raises
     ------
     DataError
         One line naming ``data.dev_fraction`` and the counts.
     """
-    counts = _per_class(emotion)
+    counts = _per_class(emotion, classes)
     n, k = len(emotion), int(np.count_nonzero(counts))
-    single = [EMOTIONS[c] for c in np.flatnonzero(counts == 1)]
+    single = [classes[c] for c in np.flatnonzero(counts == 1)]
     if single:
         raise DataError(
             f"data.dev_fraction={fraction:g}: cannot stratify the dev split: "
             f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} a single Training row "
             f"(each class needs 2: one for train, one for dev; Training rows per class: "
-            f"{_named(counts)}); add Training rows of that class or drop its single row"
+            f"{_named(counts, classes)}); add Training rows of that class or drop its single row"
         )
     n_dev = math.ceil(fraction * n)  # scikit-learn's rounding of a float test_size
     n_train = n - n_dev
@@ -136,14 +141,17 @@ def check_dev_split(emotion: np.ndarray, fraction: float) -> None:
         what = f"leaves {n_train} train rows, fewer than the {k} classes"
     raise DataError(
         f"data.dev_fraction={fraction:g} of {n} Training rows {what}; {fix} "
-        f"(Training rows per class: {_named(counts)})"
+        f"(Training rows per class: {_named(counts, classes)})"
     )
 
 
-def class_coverage(train_emotion: np.ndarray, test_emotion: np.ndarray) -> dict[str, list[str]]:
-    """Classes with no Training row (train + dev) and classes with no test row, by name."""
-    train, test = _per_class(train_emotion), _per_class(test_emotion)
+def class_coverage(
+    train_emotion: np.ndarray, test_emotion: np.ndarray, classes: Sequence[str] = EMOTIONS
+) -> dict[str, list[str]]:
+    """Classes with no Training row (train + dev) and classes with no test row, by name
+    (``classes``: the label space's names, FER2013's 7 or FER+'s 8)."""
+    train, test = _per_class(train_emotion, classes), _per_class(test_emotion, classes)
     return {
-        "missing_in_training": [EMOTIONS[c] for c in np.flatnonzero(train == 0)],
-        "missing_in_test": [EMOTIONS[c] for c in np.flatnonzero(test == 0)],
+        "missing_in_training": [classes[c] for c in np.flatnonzero(train == 0)],
+        "missing_in_test": [classes[c] for c in np.flatnonzero(test == 0)],
     }

@@ -49,22 +49,37 @@ class Split:
     """Images and labels of one split, as tensors on the training device."""
 
     images: torch.Tensor  # uint8 (n, 48, 48)
-    labels: torch.Tensor  # int64 (n,)
+    labels: torch.Tensor  # int64 (n,): the (majority) class codes accuracy is measured on
+    # float32 (n, k): FER+ soft or multi-label training targets (models.cnn.targets); None: the
+    # labels are the targets.
+    targets: torch.Tensor | None = None
 
     @classmethod
-    def from_table(cls, table: FaceTable, device: torch.device) -> Split:
+    def from_table(
+        cls, table: FaceTable, device: torch.device, targets: np.ndarray | None = None
+    ) -> Split:
         """Copy a face table's images (uint8 (n, 48, 48)) and emotions (as int64 (n,)) to
-        ``device``."""
+        ``device``, with ``targets`` (float32 (n, k), or None) when given."""
         images = torch.from_numpy(np.array(table.images, order="C")).to(device)  # a writable copy
         labels = torch.from_numpy(table.emotion.astype(np.int64)).to(device)
-        return cls(images, labels)
+        if targets is not None:
+            targets = torch.from_numpy(np.asarray(targets, np.float32)).to(device)
+        return cls(images, labels, targets)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def concat(self, other: Split) -> Split:
-        """This split's rows followed by ``other``'s (both on the same device)."""
-        return Split(torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels]))
+        """This split's rows followed by ``other``'s (both on the same device; both with
+        ``targets`` or neither)."""
+        targets = None
+        if self.targets is not None and other.targets is not None:
+            targets = torch.cat([self.targets, other.targets])
+        elif (self.targets is None) != (other.targets is None):
+            raise ValueError("cannot join a split with training targets to one without")
+        return Split(
+            torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels]), targets
+        )
 
 
 def read_split(path: Path, what: str) -> FaceTable:

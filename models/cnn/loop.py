@@ -25,6 +25,7 @@ from models.cnn.data import Normalizer, Split
 from models.cnn.device import Runtime
 from models.cnn.infer import predict_logits
 from models.cnn.recipe import Recipe
+from models.cnn.targets import epoch_labels, target_loss
 
 
 @dataclass
@@ -156,8 +157,11 @@ def train_epoch(
     """One pass over ``data`` in random order; returns (mean loss, accuracy) on the crops seen.
 
     Each image is seen once, as a random ``cfg.crop`` window (mirrored with probability 0.5 if
-    ``cfg.flip``); the loss is cross-entropy with ``cfg.label_smoothing`` and class
-    ``weights``. A last batch of one image is skipped (see :func:`batch_starts`).
+    ``cfg.flip``); the loss is the one ``cfg.targets`` names (``models.cnn.targets.target_loss``:
+    cross-entropy with ``cfg.label_smoothing`` on hard or soft targets, or multi-label BCE) with
+    class ``weights``; ``probability`` draws each image's label for the epoch from its target
+    distribution. Accuracy counts against ``data.labels``. A last batch of one image is skipped
+    (see :func:`batch_starts`).
 
     Parameters
     ----------
@@ -166,9 +170,10 @@ def train_epoch(
     optimizer : torch.optim.Optimizer
         Its learning rate is set to ``lr_at(step)`` before each step.
     data : Split
-        uint8 images (n, 48, 48) and int64 labels (n,) on the runtime's device.
+        uint8 images (n, 48, 48), int64 labels (n,) and, for FER+ soft or multi-label training,
+        float32 targets (n, k), on the runtime's device.
     cfg : Recipe
-        Batch size, crop, flip and label smoothing.
+        Batch size, crop, flip, label smoothing and targets.
     norm : Normalizer
         Pixel standardisation.
     runtime : Runtime
@@ -193,6 +198,7 @@ def train_epoch(
     top, left, flip = (
         t.to(runtime.device) for t in random_windows(n, cfg.crop, cfg.flip, generator)
     )
+    train_labels = epoch_labels(data, cfg.targets, seed)
     net.train()
     loss_sum = torch.zeros((), device=runtime.device)
     correct = torch.zeros((), dtype=torch.int64, device=runtime.device)
@@ -200,19 +206,20 @@ def train_epoch(
     for step, start in enumerate(batch_starts(n, cfg.batch_size)):
         index = order[start : start + cfg.batch_size]
         crops = crop_views(data.images[index], top[index], left[index], cfg.crop, flip[index])
-        labels = data.labels[index]
+        labels = train_labels[index]
+        targets = None if data.targets is None else data.targets[index]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
         with runtime.autocast():
             logits = net(norm(crops, runtime))
-        loss = functional.cross_entropy(
-            logits.float(), labels, weight=weights, label_smoothing=cfg.label_smoothing
+        loss = target_loss(
+            logits.float(), labels, targets, cfg.targets, weights, cfg.label_smoothing
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         loss_sum += loss.detach() * len(index)
-        correct += (logits.detach().argmax(dim=1) == labels).sum()
+        correct += (logits.detach().argmax(dim=1) == data.labels[index]).sum()
         seen += len(index)
     return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1)
 

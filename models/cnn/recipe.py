@@ -24,6 +24,7 @@ class Recipe:
     flip: bool  # random horizontal mirrors
     finetune_epochs: int  # then this many epochs on train + dev ...
     finetune_lr: float  # ... at this constant rate
+    targets: str = "majority"  # models.cnn.targets.SCHEMES: what the loss trains on
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Recipe:

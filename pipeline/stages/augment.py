@@ -49,6 +49,7 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
         images=images,
         aug=aug,
         meta=train.meta,
+        votes=None if train.votes is None else train.votes[source],  # FER+: the original's votes
     )
 
 
@@ -57,13 +58,13 @@ def run(params: Params) -> AugmentMetrics:
     train = read_faces(path)
     log_read(path, f"{len(train)} training rows")
     paths.AUGMENTED_DIR.mkdir(parents=True, exist_ok=True)
-    before = class_counts(train.emotion)
+    before = class_counts(train.emotion, train.classes)
     metrics = AugmentMetrics(data=DataSource(**train.meta), train=before, modes={})
     for mode in params.augment.modes:
         table = augment_table(train, mode, params.augment, params.seed)
         out = write_faces(table, paths.augmented(mode))
         log_wrote(out, f"{len(table)} augmented copies ({mode})")
-        added = class_counts(table.emotion)
+        added = class_counts(table.emotion, train.classes)
         after = {k: before[k] + added[k] for k in added}
         metrics.modes[mode] = AugmentModeCounts(added=added, after=after)
     log_wrote(metrics.write(paths.stage_metrics("augment")))

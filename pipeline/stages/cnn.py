@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from fer_data.atomic import atomic_path
+from fer_data.errors import DataError
 from fer_data.faces import FaceTable
 from fer_data.logs import get_logger, log_wrote, stage
 from fer_data.records import DataSource
@@ -43,8 +44,9 @@ from models.cnn.loop import FitResult, fit
 from models.cnn.names import ARCHITECTURES, model_name
 from models.cnn.nets import build_net, count_parameters
 from models.cnn.recipe import Recipe
+from models.cnn.targets import scheme_targets
 from models.devscore import dev_scores
-from models.metrics import N_CLASSES, score_predictions
+from models.metrics import score_predictions
 from models.records import CnnSpec, CnnTrainRecord, DevScores, ModelMetrics
 from pipeline import paths
 from pipeline.cards import write_cnn_card
@@ -69,6 +71,36 @@ def save_model(path: Path, net: torch.nn.Module, arch: str, crop: int, norm: Nor
     return path.stat().st_size
 
 
+def _with_targets(
+    tables: dict[str, FaceTable], scheme: str, device: torch.device, where: str
+) -> tuple[dict[str, FaceTable], dict[str, Split], dict[str, dict[str, int]]]:
+    """Train and dev with ``scheme``'s targets (rows it drops left out, counted); test as is."""
+    if scheme != "majority" and tables["train"].votes is None:
+        raise DataError(
+            f"{where}.targets: {scheme} needs FER+ votes, but {paths.ingested('train')} has "
+            f"{tables['train'].label_source} labels; set data.labels: ferplus and rerun ingest"
+        )
+    splits, dropped = {}, {}
+    for name in ("train", "dev"):
+        table = tables[name]
+        made = scheme_targets(table.votes, len(table), scheme)
+        if not made.keep.all():
+            table = table.take(made.keep)
+            get_logger().warning(
+                "cnn: targets %s leave out %d %s rows: %s",
+                scheme,
+                int((~made.keep).sum()),
+                name,
+                made.dropped,
+            )
+        targets = None if made.targets is None else made.targets[made.keep]
+        tables = {**tables, name: table}
+        splits[name] = Split.from_table(table, device, targets)
+        dropped[name] = made.dropped
+    splits["test"] = Split.from_table(tables["test"], device)
+    return tables, splits, dropped
+
+
 @dataclass(frozen=True)
 class StageData:
     tables: dict[str, FaceTable]  # train (plus augmented copies), dev, test
@@ -76,17 +108,25 @@ class StageData:
     dev: Split
     test: Split
     norm: Normalizer
+    dropped: dict[str, dict[str, int]]  # rows the training targets' scheme left out, per reason
 
     @classmethod
-    def load(cls, augmentation: str, device: torch.device) -> StageData:
+    def load(
+        cls, augmentation: str, device: torch.device, scheme: str = "majority", where: str = "cnn"
+    ) -> StageData:
         augmented = None if augmentation == "none" else paths.augmented(augmentation)
         tables = {
             "train": training_table(paths.ingested("train"), augmented),
             "dev": read_split(paths.ingested("dev"), "dev"),
             "test": read_split(paths.ingested("test"), "test"),
         }
-        splits = {name: Split.from_table(table, device) for name, table in tables.items()}
-        return cls(tables, **splits, norm=Normalizer.fit(tables["train"].images))
+        tables, splits, dropped = _with_targets(tables, scheme, device, where)
+        return cls(tables, **splits, norm=Normalizer.fit(tables["train"].images), dropped=dropped)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The label space of the ingested faces (7 FER2013 or 8 FER+ classes)."""
+        return self.tables["train"].classes
 
     def fingerprint(self, settings: dict) -> str:
         """Settings plus the exact training and dev rows: a checkpoint resumes only on a match."""
@@ -123,7 +163,8 @@ def train_net(
 ) -> tuple[torch.nn.Module, FitResult]:
     cfg = getattr(params.cnn, arch)
     torch.manual_seed(params.seed)
-    net = build_net(arch, N_CLASSES, cfg.dropout)
+    n_classes = len(data.classes)
+    net = build_net(arch, n_classes, cfg.dropout)
     get_logger().info(
         "cnn %s: %d parameters on %s; %d train / %d dev / %d test images, %d + %d epochs",
         arch,
@@ -136,7 +177,7 @@ def train_net(
         cfg.finetune_epochs,
     )
     labels = data.tables["train"].emotion.astype(np.int64)
-    weights = class_weights(labels, N_CLASSES) if cfg.class_weights == "balanced" else None
+    weights = class_weights(labels, n_classes) if cfg.class_weights == "balanced" else None
     key = data.fingerprint({"arch": arch, "seed": params.seed, "cnn": cfg.model_dump()})
     result = fit(
         net,
@@ -177,7 +218,7 @@ def run(params: Params, arch: str) -> ModelMetrics:
     )
     paths.model_dir(name).mkdir(parents=True, exist_ok=True)
     paths.model_card(name).unlink(missing_ok=True)  # a card names a finished model
-    data = StageData.load(cfg.augmentation, runtime.device)
+    data = StageData.load(cfg.augmentation, runtime.device, cfg.targets, f"cnn.{arch}")
     net, result = train_net(params, arch, data, runtime)
     model_bytes = save_model(paths.cnn_weights(name), net, arch, cfg.crop, data.norm)
     write_history(arch, result.history)
@@ -192,7 +233,10 @@ def run(params: Params, arch: str) -> ModelMetrics:
         **cfg.model_dump(),
         "n_parameters": count_parameters(net),
         "device": runtime.describe(),
+        "label_source": data.tables["train"].label_source,
+        "targets_dropped": data.dropped,
     }
+    classes = list(data.classes)
     n_boot, seed = params.evaluate.n_boot, params.seed
     metrics = ModelMetrics(
         data=DataSource.read(paths.SOURCE_FILE),
@@ -203,11 +247,11 @@ def run(params: Params, arch: str) -> ModelMetrics:
         fit_seconds=round(result.seconds, 3),
         model_bytes=model_bytes,
         predict_ms_per_image=ten_ms,
-        test=score_predictions(y_true, ten_pred, usage, n_boot, seed),
-        test_center_crop=score_predictions(y_true, center_pred, usage, n_boot, seed),
+        test=score_predictions(y_true, ten_pred, usage, n_boot, seed, classes),
+        test_center_crop=score_predictions(y_true, center_pred, usage, n_boot, seed, classes),
         status="ok",
     )
-    path = write_predictions(paths.confusion(name), y_true, ten_pred)
+    path = write_predictions(paths.confusion(name), y_true, ten_pred, classes)
     log_wrote(path, f"{len(y_true)} predictions")
     log_wrote(metrics.write(paths.metrics(name)))
     record = CnnTrainRecord(

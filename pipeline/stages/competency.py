@@ -32,13 +32,20 @@ from pipeline.runner import run_stage
 
 
 def _cell(
-    params: Params, model: str, feature_set: str, worker: BudgetWorker, timeout: float
+    params: Params,
+    model: str,
+    feature_set: str,
+    worker: BudgetWorker,
+    timeout: float,
+    classes: list[str],
 ) -> CompetencyCell:
     cfg = params.models[model]
     x, y, _ = load_xy(paths.FEATURES_DIR, "train", feature_set)
     keep = stratified_subsample(y, params.competency.train_rows, params.seed)
     x_test, y_test, rows = load_xy(paths.FEATURES_DIR, "test", feature_set)
-    options = BuildOptions(feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
+    options = BuildOptions(
+        feature_set, cfg.accelerate, params.compute.n_jobs, params.seed, len(classes)
+    )
     kwargs = {
         "model": model,
         "params": dict(get_spec(model).defaults),
@@ -57,7 +64,8 @@ def _cell(
         )
         cell.error = outcome.error
         return cell
-    scores = score_predictions(y_test, outcome.value["predictions"], rows["usage"].to_numpy(str), 0)
+    usage = rows["usage"].to_numpy(str)
+    scores = score_predictions(y_test, outcome.value["predictions"], usage, 0, classes=classes)
     cell.accuracy = scores.all.accuracy
     cell.public_accuracy = scores.public.accuracy if scores.public else None
     cell.private_accuracy = scores.private.accuracy if scores.private else None
@@ -96,7 +104,7 @@ def run(params: Params, model: str) -> CompetencyRecord:
                         "!!! competency %s on %s: %s", model, feature_set, cell.error
                     )
                 else:
-                    cell = _cell(params, model, feature_set, worker, timeout)
+                    cell = _cell(params, model, feature_set, worker, timeout, record.data.classes)
                 get_logger().info(
                     "competency %s on %s: %s %s", model, feature_set, cell.status, cell.accuracy
                 )

@@ -29,18 +29,22 @@ from pipeline.runner import run_stage
 from reports.predictions import write_predictions
 
 
-def write_confusion(model: str, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+def write_confusion(
+    model: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str] | None = None
+) -> None:
     """The per-image test predictions that ``dvc plots`` and the report read."""
     log_wrote(
-        write_predictions(paths.confusion(model), y_true, y_pred), f"{len(y_true)} predictions"
+        write_predictions(paths.confusion(model), y_true, y_pred, classes),
+        f"{len(y_true)} predictions",
     )
 
 
 def run(params: Params, model: str) -> ModelMetrics:
     log = get_logger()
     info = TrainRecord.read(paths.train_record(model))
+    data = DataSource.read(paths.SOURCE_FILE)  # with the label space: classes, label_source
     metrics = ModelMetrics(
-        data=DataSource.read(paths.SOURCE_FILE),
+        data=data,
         model=model,
         feature_set=info.feature_set,
         augmentation=info.augmentation,
@@ -69,7 +73,12 @@ def run(params: Params, model: str) -> ModelMetrics:
             seconds = outcome.value["predict_seconds"]
             metrics.predict_ms_per_image = round(1000 * seconds / max(len(x), 1), 4)
             metrics.test = score_predictions(
-                y_true, y_pred, rows["usage"].to_numpy(str), params.evaluate.n_boot, params.seed
+                y_true,
+                y_pred,
+                rows["usage"].to_numpy(str),
+                params.evaluate.n_boot,
+                params.seed,
+                classes=data.classes,
             )
         else:
             metrics.status = outcome.report_status
@@ -77,7 +86,7 @@ def run(params: Params, model: str) -> ModelMetrics:
             y_true = y_pred = np.zeros(0, np.int64)
     if metrics.status != "ok":
         log.error("!!! evaluate %s: %s: %s", model, metrics.status, metrics.error)
-    write_confusion(model, y_true, y_pred)
+    write_confusion(model, y_true, y_pred, data.classes)
     log_wrote(metrics.write(paths.metrics(model)))
     return metrics
 

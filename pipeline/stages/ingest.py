@@ -7,6 +7,11 @@ only when the user gave nothing) and writes ``data/ingested/{train,dev,test}.fea
 rejected rows or files in ``data/ingested/rejects.csv``, where the data came from in
 ``data/ingested/source.json``, and counts in ``metrics/ingest.json``.
 
+``data.labels: ferplus`` relabels the faces with the FER+ majority labels of the vote file at
+``data.ferplus_path`` (:mod:`fer_data.relabel`: alignment checked, dropped rows written to the
+rejects file with their reason and counted per Usage in ``metrics/ingest.json``); the tables then
+carry FER+'s 8 classes, ``label_source: ferplus`` and each row's 10 votes.
+
 Everything is read, validated and split in memory first; only then is anything written, so an
 input that fails (too many rejects, a split too small to stratify, an empty Training or test part)
 leaves the previous outputs as they were. Too many rejects are listed in
@@ -23,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from fer_data.atomic import atomic_path, write_json
 from fer_data.errors import DataError
-from fer_data.faces import FaceTable, write_faces
+from fer_data.faces import EMOTIONS, FaceTable, write_faces
 from fer_data.fer_csv import read_fer2013
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.readers.checks import (
@@ -38,6 +44,7 @@ from fer_data.readers.checks import (
 from fer_data.readers.read import read_input
 from fer_data.readers.result import ParsedFaces
 from fer_data.records import DataSource
+from fer_data.relabel import Relabelled, relabel, vote_file
 from fer_data.source import Resolved, resolve, synthetic_reason
 from fer_data.splits import blank_mask, class_counts, dev_split, duplicate_stats
 from fer_data.synthetic import SYNTHETIC_NOTICE, synthetic_fer2013_csv
@@ -119,7 +126,9 @@ class Plan:
     coverage: dict[str, list[str]]
 
 
-def plan_splits(parsed: ParsedFaces, data: DataParams, seed: int) -> Plan:
+def plan_splits(
+    parsed: ParsedFaces, data: DataParams, seed: int, classes: tuple[str, ...] = EMOTIONS
+) -> Plan:
     """Blank images, the stratified dev split and the test rows; raises before any write.
 
     Raises
@@ -133,7 +142,7 @@ def plan_splits(parsed: ParsedFaces, data: DataParams, seed: int) -> Plan:
     check_parts(parsed, training, blank, data.keep_blank_in_test)
     train_pool = np.flatnonzero(training & ~blank)
     pool_emotion = parsed.emotion[train_pool].astype(np.int64)
-    check_dev_split(pool_emotion, data.dev_fraction)
+    check_dev_split(pool_emotion, data.dev_fraction, classes)
     train_idx, dev_idx = dev_split(pool_emotion, data.dev_fraction, seed)
     test_mask = ~training if data.keep_blank_in_test else ~training & ~blank
     splits = {
@@ -147,18 +156,18 @@ def plan_splits(parsed: ParsedFaces, data: DataParams, seed: int) -> Plan:
         "test_blank": int((~training & blank).sum()),
         "test_blank_kept": bool(data.keep_blank_in_test),
     }
-    coverage = class_coverage(pool_emotion, parsed.emotion[splits["test"]])
+    coverage = class_coverage(pool_emotion, parsed.emotion[splits["test"]], classes)
     return Plan(splits, blanks, coverage)
 
 
-def _coverage_warnings(coverage: dict[str, list[str]]) -> list[str]:
+def _coverage_warnings(coverage: dict[str, list[str]], n_classes: int) -> list[str]:
     warnings = []
     if coverage["missing_in_training"]:
         names = ", ".join(coverage["missing_in_training"])
         warnings.append(
             f"no Training rows for {names}: no model can learn "
             f"{'it' if len(coverage['missing_in_training']) == 1 else 'them'}; every model still "
-            f"predicts on all 7 classes, and its test rows of {names} count as errors"
+            f"predicts on all {n_classes} classes, and its test rows of {names} count as errors"
         )
     if coverage["missing_in_test"]:
         warnings.append(
@@ -189,14 +198,45 @@ def _source_record(resolved: Resolved, parsed: ParsedFaces) -> DataSource:
     return info
 
 
+def _ferplus(resolved: Resolved, parsed: ParsedFaces, data: DataParams) -> Relabelled:
+    """FER+ majority labels for the faces (data.labels: ferplus), logged; raises before writes."""
+    if resolved.kind == "synthetic":
+        raise DataError(
+            f"data.labels: ferplus, but no FER2013 data was found ({synthetic_reason(resolved)}); "
+            "FER+ labels need the real FER2013 CSV (the synthetic demo set has FER2013's 7 labels "
+            "only): set data.path, or data.labels: fer2013"
+        )
+    path = vote_file(data.ferplus_path, paths.FERPLUS_FILE_NAME)
+    log_read(path, "FER+ vote file")
+    result = relabel(parsed, path)
+    summary = result.summary
+    get_logger().info(
+        "FER+ labels: %d of %d faces kept; dropped: %s",
+        summary["kept"],
+        summary["faces"],
+        "; ".join(f"{r} {c['total']}" for r, c in summary["dropped_by_reason"].items()) or "none",
+    )
+    return result
+
+
 def run(params: Params) -> dict:
     started = time.perf_counter()
     resolved, parsed = _load(params.data, params.seed)
     info = _source_record(resolved, parsed)
     # Validate and split in memory: nothing is written unless all of it succeeds.
     _fail_on_rejects(parsed, params.data.max_reject_fraction)
-    plan = plan_splits(parsed, params.data, params.seed)
-    warnings = _coverage_warnings(plan.coverage)
+    read_rejects, n_accepted = parsed.rejects, len(parsed.row_id)
+    votes, labels_summary = None, None
+    info.label_source, info.classes = "fer2013", list(EMOTIONS)
+    if params.data.labels == "ferplus":
+        relabelled = _ferplus(resolved, parsed, params.data)
+        parsed, votes = relabelled.parsed, relabelled.votes
+        labels_summary = relabelled.summary
+        info.label_source, info.classes = "ferplus", relabelled.summary["classes"]
+        info.label_file = relabelled.summary["vote_file"]
+    classes = tuple(info.classes)
+    plan = plan_splits(parsed, params.data, params.seed, classes)
+    warnings = _coverage_warnings(plan.coverage, len(classes))
     warn(warnings)
 
     split_of = np.full(len(parsed.row_id), "", dtype=object)
@@ -206,6 +246,7 @@ def run(params: Params) -> dict:
     duplicates = duplicate_stats(
         parsed.images[kept], parsed.emotion[kept], split_of[kept].astype(str)
     )
+    rejects = parsed.rejects if votes is None else pd.concat([read_rejects, relabelled.rejects])
     tables = {
         name: FaceTable(
             row_id=parsed.row_id[index],
@@ -213,31 +254,34 @@ def run(params: Params) -> dict:
             usage=parsed.usage[index],
             images=parsed.images[index],
             meta=info.to_json(),
+            votes=None if votes is None else votes[index],
         )
         for name, index in plan.splits.items()
     }
 
     with atomic_path(paths.REJECTS_FILE) as tmp:
-        parsed.rejects.to_csv(tmp, index=False)
-    log_wrote(paths.REJECTS_FILE, f"{len(parsed.rejects)} rejected rows")
+        rejects.to_csv(tmp, index=False)
+    log_wrote(paths.REJECTS_FILE, f"{len(rejects)} rejected rows")
     counts = {}
     for name, table in tables.items():
         out = write_faces(table, paths.ingested(name))
         log_wrote(out, f"{len(table)} rows")
-        counts[name] = class_counts(table.emotion)
+        counts[name] = class_counts(table.emotion, classes)
         if name == "test":
             for usage, key in (("PublicTest", "test_public"), ("PrivateTest", "test_private")):
-                counts[key] = class_counts(table.emotion[table.usage == usage])
+                counts[key] = class_counts(table.emotion[table.usage == usage], classes)
 
     log_wrote(info.write(paths.SOURCE_FILE))
     metrics = {
         "data": info.to_json(),
         "rows": {
             "read": parsed.n_rows,
-            "accepted": len(parsed.row_id),
-            "rejected": len(parsed.rejects),
-            "rejected_by_reason": parsed.rejects["reason"].value_counts().to_dict(),
+            "accepted": n_accepted,
+            "rejected": len(read_rejects),
+            "rejected_by_reason": read_rejects["reason"].value_counts().to_dict(),
         },
+        "labels": {"source": info.label_source, "classes": list(classes)}
+        | ({"ferplus": labels_summary} if labels_summary else {}),
         "blank_images": plan.blanks,
         "splits": counts,
         "duplicates": duplicates,

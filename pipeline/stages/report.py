@@ -66,7 +66,9 @@ def load_model(name: str, kind: str, arch: str | None, test: FaceTable) -> Model
         trials=_csv(paths.trials(name)),
         train=train_type.read_optional(paths.train_record(name)),
         history=_csv(paths.cnn_history(arch)) if arch else None,
-        predictions=read_predictions(paths.confusion(name), test.emotion, test.row_id),
+        predictions=read_predictions(
+            paths.confusion(name), test.emotion, test.row_id, test.classes
+        ),
     )
 
 

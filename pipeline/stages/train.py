@@ -21,6 +21,7 @@ import sys
 
 from features.store import load_xy
 from fer_data.logs import get_logger, log_read, log_wrote, stage
+from fer_data.records import DataSource
 from models import fitting
 from models.data import training_data
 from models.names import MODEL_NAMES
@@ -65,7 +66,10 @@ def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outco
     refit = params.train.refit_on_dev
     context = fit_context(params, model)
     record.train_rows = len(context["y"]) + (len(context["y_dev"]) if refit else 0)
-    options = BuildOptions(cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed)
+    n_classes = len(DataSource.read(paths.SOURCE_FILE).classes)  # 7 FER2013, 8 FER+ classes
+    options = BuildOptions(
+        cfg.feature_set, cfg.accelerate, params.compute.n_jobs, params.seed, n_classes
+    )
     common = {"model": model, "params": fitted, "options": options}
     fitted_on = "train" + ("" if cfg.augmentation == "none" else f" + {cfg.augmentation}")
     with BudgetWorker(context) as worker:
