@@ -131,7 +131,9 @@ def target_loss(
     scheme : str
         One of :data:`SCHEMES`.
     weights : Tensor of float32, shape (k,), optional
-        Class weights (cross-entropy's ``weight``; BCE: a weight per class column).
+        Class weights (cross-entropy's ``weight``; BCE: a weight per class column). With hard
+        labels torch averages over the weights of the batch's labels; with soft targets it
+        averages over images (torch's rule for class-probability targets).
     label_smoothing : float, default 0
         Cross-entropy's label smoothing (the CE schemes only).
 

@@ -73,6 +73,12 @@ def announce_synthetic(reason: str) -> None:
 def _load(data: DataParams, seed: int) -> tuple[Resolved, ParsedFaces]:
     log = get_logger()
     resolved = resolve_source(data)
+    if resolved.kind == "synthetic" and data.labels == "ferplus":
+        raise DataError(
+            f"data.labels: ferplus, but no FER2013 data was found ({synthetic_reason(resolved)}); "
+            "FER+ labels need the real FER2013 CSV (the synthetic demo set has FER2013's 7 labels "
+            "only): set data.path, or data.labels: fer2013"
+        )
     if resolved.kind == "synthetic":
         announce_synthetic(synthetic_reason(resolved))
         with tempfile.TemporaryDirectory(prefix="ferbench-synthetic-") as tmp:
@@ -198,14 +204,8 @@ def _source_record(resolved: Resolved, parsed: ParsedFaces) -> DataSource:
     return info
 
 
-def _ferplus(resolved: Resolved, parsed: ParsedFaces, data: DataParams) -> Relabelled:
+def _ferplus(parsed: ParsedFaces, data: DataParams) -> Relabelled:
     """FER+ majority labels for the faces (data.labels: ferplus), logged; raises before writes."""
-    if resolved.kind == "synthetic":
-        raise DataError(
-            f"data.labels: ferplus, but no FER2013 data was found ({synthetic_reason(resolved)}); "
-            "FER+ labels need the real FER2013 CSV (the synthetic demo set has FER2013's 7 labels "
-            "only): set data.path, or data.labels: fer2013"
-        )
     path = vote_file(data.ferplus_path, paths.FERPLUS_FILE_NAME)
     log_read(path, "FER+ vote file")
     result = relabel(parsed, path)
@@ -229,7 +229,7 @@ def run(params: Params) -> dict:
     votes, labels_summary = None, None
     info.label_source, info.classes = "fer2013", list(EMOTIONS)
     if params.data.labels == "ferplus":
-        relabelled = _ferplus(resolved, parsed, params.data)
+        relabelled = _ferplus(parsed, params.data)
         parsed, votes = relabelled.parsed, relabelled.votes
         labels_summary = relabelled.summary
         info.label_source, info.classes = "ferplus", relabelled.summary["classes"]
