@@ -226,11 +226,12 @@ def run(params: Params) -> dict:
     # Validate and split in memory: nothing is written unless all of it succeeds.
     _fail_on_rejects(parsed, params.data.max_reject_fraction)
     read_rejects, n_accepted = parsed.rejects, len(parsed.row_id)
-    votes, labels_summary = None, None
+    rejects, votes, labels_summary = parsed.rejects, None, None
     info.label_source, info.classes = "fer2013", list(EMOTIONS)
     if params.data.labels == "ferplus":
         relabelled = _ferplus(parsed, params.data)
         parsed, votes = relabelled.parsed, relabelled.votes
+        rejects = pd.concat([read_rejects, relabelled.rejects], ignore_index=True)
         labels_summary = relabelled.summary
         info.label_source, info.classes = "ferplus", relabelled.summary["classes"]
         info.label_file = relabelled.summary["vote_file"]
@@ -246,7 +247,6 @@ def run(params: Params) -> dict:
     duplicates = duplicate_stats(
         parsed.images[kept], parsed.emotion[kept], split_of[kept].astype(str)
     )
-    rejects = parsed.rejects if votes is None else pd.concat([read_rejects, relabelled.rejects])
     tables = {
         name: FaceTable(
             row_id=parsed.row_id[index],
