@@ -33,7 +33,7 @@ def training_data(
     x : ndarray of shape (n, d), float32
         Features, in the order train, augmented copies, dev.
     y : ndarray of shape (n,), int64
-        Emotion labels 0-6.
+        Class codes: 0-6 (FER2013 labels) or 0-7 (FER+ labels).
     groups : ndarray of shape (n,), int64
         ``row_id`` of each row: an image and its augmented copies share it.
 

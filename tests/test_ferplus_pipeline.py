@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import pytest
 import torch
 from torch.nn import functional
 
+from bench.checkout import copy_checkout
 from fer_data.errors import DataError
 from fer_data.faces import EMOTIONS, FaceTable, read_faces, write_faces
 from fer_data.ferplus import FERPLUS_CLASSES, make_labels, read_votes
@@ -360,3 +364,38 @@ def test_the_cnn_stage_trains_on_ferplus_targets(
     assert metrics["test"]["all"]["n"] == len(read_faces(paths.ingested("test")))
     card = ModelCard.read(paths.model_card("cnn_mini_xception"))
     assert card.classes == list(FERPLUS_CLASSES) and card.label_source == "ferplus"
+
+
+# --- dvc repro ------------------------------------------------------------------------------------
+
+
+def _dvc(repo: Path, *args: str) -> str:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_dvc_repro_switches_to_ferplus_labels(tmp_path: Path, ferplus_files) -> None:
+    """A fresh clone reproduces with FER2013 labels (data/ferplus holds only its README), then
+    with data.labels: ferplus and the vote file dropped into data/ferplus."""
+    repo = copy_checkout(tmp_path / "repo")
+    shutil.copy(ferplus_files[0], repo / "data/raw/fer2013.csv")
+    _dvc(repo, "repro", "ingest", "augment")
+    ingested = json.loads((repo / "metrics/ingest.json").read_text())
+    assert ingested["data"]["label_source"] == "fer2013"
+
+    shutil.copy(ferplus_files[1], repo / "data/ferplus" / paths.FERPLUS_FILE_NAME)
+    params = repo / "params.yaml"
+    text = params.read_text()
+    assert text.count("  labels: fer2013 ") == 1
+    params.write_text(text.replace("  labels: fer2013 ", "  labels: ferplus "))
+    _dvc(repo, "repro", "ingest", "augment")
+    for stage in ("ingest", "augment"):
+        written = json.loads((repo / f"metrics/{stage}.json").read_text())
+        assert written["data"]["label_source"] == "ferplus"
+        assert written["data"]["classes"] == list(FERPLUS_CLASSES)
+    assert "up to date" in _dvc(repo, "status", "ingest", "augment")

@@ -31,7 +31,8 @@ class ParsedFaces:
         position of an image in an image folder's sorted file list (see
         :mod:`fer_data.readers.image_folder`).
     emotion : np.ndarray
-        int8 (n,): class code 0-6 (:data:`fer_data.faces.EMOTIONS`).
+        int8 (n,): class code 0-6 (:data:`fer_data.faces.EMOTIONS`); FER+ relabelling
+        (:mod:`fer_data.relabel`) makes it 0-7 (:data:`fer_data.ferplus.FERPLUS_CLASSES`).
     usage : np.ndarray
         object (n,): ``Training``, ``PublicTest`` or ``PrivateTest``.
     images : np.ndarray
