@@ -25,9 +25,11 @@ from fer_data.ferplus import FERPLUS_CLASSES, make_labels, read_votes
 from fer_data.relabel import REASON_PREFIX
 from models.cnn.data import Split
 from models.cnn.targets import epoch_labels, scheme_targets, target_loss
+from models.predictor import load_model
 from models.records import ModelCard
 from pipeline import paths
 from pipeline.params import ParamsError
+from pipeline.predict_rows import RowWriter
 from pipeline.stages import cnn, competency, evaluate, ingest, report, search, train
 from reports import tables
 from reports.predictions import read_predictions
@@ -364,6 +366,14 @@ def test_the_cnn_stage_trains_on_ferplus_targets(
     assert metrics["test"]["all"]["n"] == len(read_faces(paths.ingested("test")))
     card = ModelCard.read(paths.model_card("cnn_mini_xception"))
     assert card.classes == list(FERPLUS_CLASSES) and card.label_source == "ferplus"
+    # `ferbench predict`: a score per FER+ class, in its output columns too.
+    model = load_model(paths.model_dir("cnn_mini_xception"))
+    result = model.predict_faces(np.asarray(read_faces(paths.ingested("test")).images[:4]))
+    assert result.scores.shape == (4, 8) and set(result.emotions) <= set(FERPLUS_CLASSES)
+    columns = RowWriter(workdir / "out.csv", model.classes, False).columns()
+    assert [c for c in columns if c.startswith("score_")][1:] == [
+        f"score_{c}" for c in FERPLUS_CLASSES
+    ]
 
 
 # --- dvc repro ------------------------------------------------------------------------------------
