@@ -112,11 +112,18 @@ def relabel(parsed: ParsedFaces, path: Path) -> Relabelled:
     has_votes = at >= 0
     reason[has_votes] = labels.drop_reason[at[has_votes]]
     line_reason = dict(zip(votes.rejects["row_id"], votes.rejects["reason"], strict=True))
+    line_text = dict(zip(votes.rejects["row_id"], votes.rejects["raw"], strict=True))
     for k in np.flatnonzero(~has_votes):
         reason[k] = f"{VOTE_LINE_REJECTED} ({line_reason.get(int(parsed.row_id[k]), '?')})"
     keep = reason == ""
     dropped = np.flatnonzero(~keep)
-    vote_text = [",".join(map(str, votes.votes[at[k]])) if at[k] >= 0 else "" for k in dropped]
+    # The votes of a dropped row; a rejected vote line as it was.
+    vote_text = [
+        ",".join(map(str, votes.votes[at[k]]))
+        if at[k] >= 0
+        else line_text.get(int(parsed.row_id[k]), "")
+        for k in dropped
+    ]
     rejects = pd.DataFrame(
         {
             "file": str(votes.path),

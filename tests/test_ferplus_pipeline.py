@@ -409,3 +409,22 @@ def test_dvc_repro_switches_to_ferplus_labels(tmp_path: Path, ferplus_files) -> 
         assert written["data"]["label_source"] == "ferplus"
         assert written["data"]["classes"] == list(FERPLUS_CLASSES)
     assert "up to date" in _dvc(repo, "status", "ingest", "augment")
+
+
+def test_a_bad_vote_line_makes_its_face_a_counted_reject(
+    workdir: Path, fer2013_frame, ferplus_files
+) -> None:
+    lines = ferplus_files[1].read_text().splitlines()
+    fields = lines[4].split(",")  # data row 3 of the sample (file line 5)
+    fields[2] = "x"
+    lines[4] = ",".join(fields)
+    bad = workdir / "votes.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    metrics = stage_run(ingest, _ferplus_params(workdir, (ferplus_files[0], bad)))
+    (reason,) = [r for r in metrics["labels"]["ferplus"]["dropped_by_reason"] if "rejected" in r]
+    assert reason.startswith("vote line rejected (vote in neutral is not a non-negative integer")
+    assert metrics["labels"]["ferplus"]["vote_lines_rejected"] == 1
+    rejects = pd.read_csv(paths.REJECTS_FILE)
+    (row,) = rejects[rejects["reason"] == REASON_PREFIX + reason].itertuples()
+    assert row.row_id == 3 and row.line == 5 and row.detail == fer2013_frame["Usage"].iloc[3]
+    assert row.raw == lines[4]
