@@ -4,12 +4,20 @@
     python bench/bench_cnn.py run --arch vgg --arch resnet18 --parallel --budget-s 420
     python bench/bench_cnn.py pack DIR    # the ingested splits, compact, to carry to a GPU machine
     python bench/bench_cnn.py unpack DIR  # ... and back to data/ingested/ in --workdir there
+    nice -n 10 python bench/bench_cnn.py archs [--threads 2] [--batches 3] [--arch lenet ...]
 
 ``run`` ingests the CSV into a scratch folder (never the repository), then runs
 ``python -m pipeline.cli cnn <arch>`` there (several at once with ``--parallel``: they share one
 GPU) and prints wall time, seconds per epoch and the test accuracies; ``--epochs N`` times a
 slice of the default run. ``--budget-s S`` first runs two epochs of each architecture (which also
 checks the whole stage end to end), then sets each one's epochs so that its run fits in S seconds.
+
+``archs`` times every architecture's training step the way the stage takes it (the loop's
+``train_epoch``: random crops of the recipe's side, mirrors, standardisation, forward, backward,
+SGD step; channels-last as params.yaml sets it) on real FER2013 faces, 64 images a batch, after
+one warm-up batch, and projects an epoch on the 25,838-image train split; mini_xception, the CPU
+default, is the baseline of the same run. It prints the load average before and after: the
+machine's other work slows every figure alike.
 """
 
 from __future__ import annotations
@@ -240,6 +248,79 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(pd.DataFrame(rows).set_index("arch").T.to_string())
 
 
+TRAIN_ROWS = 25_838  # FER2013's train split (90% of Training; dev holds out the rest)
+
+
+def _real_faces(csv: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` Training rows of the FER2013 CSV: uint8 (n, 48, 48) and int64 (n,)."""
+    frame = pd.read_csv(csv, nrows=2 * n)
+    frame = frame[frame["Usage"] == "Training"].head(n)
+    pixels = np.stack([np.array(p.split(), np.uint8) for p in frame["pixels"]])
+    return pixels.reshape(-1, 48, 48), frame["emotion"].to_numpy(np.int64)
+
+
+def cmd_archs(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    import torch
+
+    from models.cnn.data import Normalizer, Split
+    from models.cnn.device import resolve_runtime
+    from models.cnn.loop import lr_schedule, make_optimizer, train_epoch
+    from models.cnn.names import ARCHITECTURES
+    from models.cnn.nets import build_net, count_parameters
+    from models.cnn.recipe import Recipe
+    from pipeline.params import load_params
+
+    params = load_params(args.params)
+    archs = args.arch or list(ARCHITECTURES)
+    if "mini_xception" not in archs:
+        archs.insert(0, "mini_xception")  # the baseline
+    batch = 64
+    images, labels = _real_faces(args.csv, batch * (args.batches + 1))
+    split = Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
+    warm, timed = (
+        Split(split.images[a:b], split.labels[a:b])
+        for a, b in ((0, batch), (batch, batch * (args.batches + 1)))
+    )
+    norm = Normalizer.fit(images)
+    runtime = resolve_runtime("cpu", args.threads, False, params.cnn.channels_last)
+    print(f"load average before: {os.getloadavg()}; torch threads: {torch.get_num_threads()}")
+    rows = []
+    for arch in archs:
+        cfg = dataclasses.replace(
+            Recipe.from_mapping(params.cnn.arch(arch).model_dump()), batch_size=batch
+        )
+        torch.manual_seed(0)
+        net = build_net(arch, 7, params.cnn.arch(arch).dropout)
+        net.to(runtime.device, memory_format=runtime.memory_format())
+        opt = make_optimizer(net, cfg, cfg.lr, runtime)
+        lr_at = lr_schedule(cfg, 0, TRAIN_ROWS // batch)  # the first epoch's rates
+        train_epoch(net, opt, warm, cfg, norm, runtime, 0, lr_at, None)
+        start = time.perf_counter()
+        train_epoch(net, opt, timed, cfg, norm, runtime, 1, lr_at, None)
+        ms = 1000 * (time.perf_counter() - start) / args.batches
+        rows.append(
+            {
+                "arch": arch,
+                "parameters": count_parameters(net),
+                "crop": cfg.crop,
+                "ms_per_batch64": round(ms, 1),
+                "epoch_min": round(ms * TRAIN_ROWS / batch / 60_000, 1),
+                "recipe_epochs": cfg.epochs,
+                "recipe_hours": round(ms * TRAIN_ROWS / batch * cfg.epochs / 3_600_000, 1),
+                "load1": round(os.getloadavg()[0], 1),  # the machine's other work, meanwhile
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    table = pd.DataFrame(rows).set_index("arch")
+    table["x_baseline"] = (
+        table["ms_per_batch64"] / table.loc["mini_xception", "ms_per_batch64"]
+    ).round(1)
+    print(f"load average after: {os.getloadavg()}")
+    print(table.to_string())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,6 +341,12 @@ def main() -> None:
     run.add_argument(
         "--budget-s", type=float, help="probe two epochs, then fit each run in this many seconds"
     )
+    archs = sub.add_parser("archs", help="time each architecture's training step on the CPU")
+    archs.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    archs.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    archs.add_argument("--arch", action="append", help="architecture (repeat); default: all")
+    archs.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    archs.add_argument("--batches", type=int, default=3, help="timed batches of 64")
     for name, help_text in (
         ("pack", "write the ingested splits compactly to DIR"),
         ("unpack", "restore them from DIR"),
@@ -270,6 +357,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "run":
         cmd_run(args)
+    elif args.command == "archs":
+        cmd_archs(args)
     elif args.command == "pack":
         pack(args.workdir, args.dir)
     else:

@@ -293,6 +293,11 @@ class CnnParams(_Section):
     mini_xception: CnnArchParams
     vgg: CnnArchParams
     resnet18: CnnArchParams
+    alexnet: CnnArchParams
+    lenet: CnnArchParams
+    resnet34: CnnArchParams
+    mobilenet_v2: CnnArchParams
+    vgg16: CnnArchParams
 
     def arch(self, name: str) -> CnnArchParams:
         if name not in ARCHITECTURES:

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from fer_data.faces import read_faces
+from models.cnn.names import ARCHITECTURES
+from models.cnn.nets import build_net, count_parameters
 from models.metrics import score_predictions
 from pipeline import paths
 from pipeline.cli import main as cli_main
 from pipeline.params import ParamsError
 from pipeline.stages import cnn, ingest
-from tests.stage_helpers import make_params, stage_run, validated
+from tests.stage_helpers import make_params, repo_params, stage_run, validated
 
 # The top-level keys of the classical models' metrics files (pipeline/evaluate.py), plus the
 # CNN's centre-crop scores.
@@ -44,42 +46,45 @@ HISTORY_COLUMNS = [
 ]
 
 
-@pytest.fixture(scope="module")
+# The default network, and LeNet-5 (as cheap) for the architectures added beside it.
+@pytest.fixture(scope="module", params=["mini_xception", "lenet"])
 def cnn_run(
-    fer2013_sample_csv: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict]:
-    workdir = tmp_path_factory.mktemp("cnn_stage")
+    request: pytest.FixtureRequest,
+    fer2013_sample_csv: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict, str]:
+    arch = request.param
+    workdir = tmp_path_factory.mktemp(f"cnn_stage_{arch}")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(workdir)
         overrides = {
             "data.path": str(fer2013_sample_csv),
             "evaluate.n_boot": 50,
             "cnn.threads": 1,
-            "cnn.mini_xception.epochs": 2,
-            "cnn.mini_xception.crop": 32,
-            "cnn.mini_xception.finetune_epochs": 1,
+            f"cnn.{arch}.epochs": 2,
+            f"cnn.{arch}.crop": 32,
+            f"cnn.{arch}.finetune_epochs": 1,
         }
         params = make_params(workdir, overrides)
         stage_run(ingest, params)
-        metrics = stage_run(cnn, params, "mini_xception")
-    return workdir, metrics
+        metrics = stage_run(cnn, params, arch)
+    return workdir, metrics, arch
 
 
 def test_metrics_match_the_classical_format(cnn_run) -> None:
-    workdir, metrics = cnn_run
-    written = json.loads((workdir / paths.metrics("cnn_mini_xception")).read_text())
+    workdir, metrics, arch = cnn_run
+    written = json.loads((workdir / paths.metrics(f"cnn_{arch}")).read_text())
     assert written == json.loads(json.dumps(metrics))
     assert set(written) == CLASSICAL_KEYS | {"test_center_crop"}
-    assert written["model"] == "cnn_mini_xception" and written["status"] == "ok"
+    assert written["model"] == f"cnn_{arch}" and written["status"] == "ok"
     assert written["data"]["synthetic"] is False and written["feature_set"] == "pixels"
     assert (
         written["fit_seconds"] > 0
         and written["model_bytes"] > 0
         and written["predict_ms_per_image"] > 0
     )
-    assert (
-        written["params"]["arch"] == "mini_xception" and written["params"]["n_parameters"] > 50_000
-    )
+    assert written["params"]["arch"] == arch
+    assert written["params"]["n_parameters"] == count_parameters(build_net(arch))
 
     reference = score_predictions(
         np.array([0, 1]), np.array([0, 1]), np.array(["PublicTest", "PrivateTest"]), 0
@@ -97,17 +102,17 @@ def test_metrics_match_the_classical_format(cnn_run) -> None:
 
 
 def test_history_model_and_confusion_are_written(cnn_run) -> None:
-    workdir, _ = cnn_run
-    history = pd.read_csv(workdir / paths.cnn_history("mini_xception"))
+    workdir, _, arch = cnn_run
+    history = pd.read_csv(workdir / paths.cnn_history(arch))
     assert list(history.columns) == HISTORY_COLUMNS
     assert history["epoch"].tolist() == [1, 2, 3] and history["finetune"].tolist() == [0, 0, 1]
-    saved = torch.load(workdir / paths.cnn_weights("cnn_mini_xception"), weights_only=True)
-    assert saved["arch"] == "mini_xception" and saved["crop"] == 32
+    saved = torch.load(workdir / paths.cnn_weights(f"cnn_{arch}"), weights_only=True)
+    assert saved["arch"] == arch and saved["crop"] == 32
     # Finished: nothing left to resume.
-    assert not (workdir / paths.cnn_checkpoint("cnn_mini_xception")).exists()
-    info = json.loads((workdir / paths.train_record("cnn_mini_xception")).read_text())
+    assert not (workdir / paths.cnn_checkpoint(f"cnn_{arch}")).exists()
+    info = json.loads((workdir / paths.train_record(f"cnn_{arch}")).read_text())
     assert info["epochs_run"] == 3 and info["best_epoch"] in (1, 2)
-    confusion = pd.read_csv(workdir / paths.confusion("cnn_mini_xception"))
+    confusion = pd.read_csv(workdir / paths.confusion(f"cnn_{arch}"))
     assert list(confusion.columns) == ["actual", "predicted"]
 
 
@@ -120,6 +125,11 @@ def test_history_model_and_confusion_are_written(cnn_run) -> None:
         ({"cnn": {"vgg": {"crop": 50}}}, "cnn.vgg.crop: got 50"),
         ({"cnn": {"mini_xception": {"crop": 49}}}, "cnn.mini_xception.crop: got 49"),
         ({"cnn": {"vgg": {"crop": 28}}}, "cnn.vgg.crop: got 28; vgg needs at least 32"),
+        ({"cnn": {"alexnet": {"crop": 38}}}, "cnn.alexnet.crop: got 38; alexnet needs at least 39"),
+        ({"cnn": {"lenet": {"crop": 28}}}, "cnn.lenet.crop: got 28; lenet needs at least 32"),
+        ({"cnn": {"vgg16": {"crop": 30}}}, "cnn.vgg16.crop: got 30; vgg16 needs at least 32"),
+        ({"cnn": {"mobilenet_v2": {"dropout": 1.0}}}, "cnn.mobilenet_v2.dropout"),
+        ({"cnn": {"resnet34": {"epochs": 0}}}, "cnn.resnet34.epochs"),
         ({"cnn": {"resnet18": {"lr": 0.01, "lr_min": 0.1}}}, "cnn.resnet18.lr_min"),
         ({"cnn": {"resnet18": {"augmentation": "full"}}}, "cnn.resnet18.augmentation: got 'full'"),
         ({"cnn": {"device": "tpu"}}, "cnn.device: got 'tpu'"),
@@ -135,6 +145,13 @@ def test_each_architecture_keeps_its_own_recipe() -> None:
     params = validated({"cnn": {"vgg": {"epochs": 3}}})
     assert params.cnn.vgg.epochs == 3 and params.cnn.vgg.dropout == 0.5
     assert params.cnn.mini_xception.dropout == 0.0
+
+
+def test_every_architecture_may_be_asked_for_and_the_default_stays_mini_xception() -> None:
+    assert repo_params().cnn.archs == ["mini_xception"]
+    params = validated({"cnn": {"archs": list(ARCHITECTURES)}})
+    assert params.cnn.archs == list(ARCHITECTURES)
+    assert params.cnn.arch("vgg16").epochs == repo_params().cnn.vgg16.epochs
 
 
 def test_the_cli_refuses_unknown_architectures(capsys: pytest.CaptureFixture[str]) -> None:

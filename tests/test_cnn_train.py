@@ -42,12 +42,12 @@ def splits(real_faces) -> tuple[Split, Split, Normalizer]:
 
 
 def _fit(
-    splits, checkpoint: Path, cfg: Recipe = CFG, on_epoch=None
+    splits, checkpoint: Path, cfg: Recipe = CFG, on_epoch=None, arch: str = "mini_xception"
 ) -> tuple[torch.nn.Module, FitResult]:
     train, dev, norm = splits
     runtime = resolve_runtime("cpu", threads=1, bf16=False, channels_last=True)
     torch.manual_seed(0)
-    net = build_net("mini_xception")
+    net = build_net(arch)
     key = fingerprint(dataclasses.asdict(cfg), train.labels.numpy())
     result = fit(
         net,
@@ -65,8 +65,10 @@ def _fit(
     return net, result
 
 
-def test_two_epochs_lower_the_training_loss(splits, tmp_path: Path) -> None:
-    _, result = _fit(splits, tmp_path / "ckpt.pt")
+# LeNet-5 stands for the networks added beside Mini-Xception: as cheap, and without batch norm.
+@pytest.mark.parametrize("arch", ["mini_xception", "lenet"])
+def test_two_epochs_lower_the_training_loss(splits, tmp_path: Path, arch: str) -> None:
+    _, result = _fit(splits, tmp_path / "ckpt.pt", arch=arch)
     first, second = result.history
     assert second["train_loss"] < first["train_loss"]
     assert [r["epoch"] for r in result.history] == [1, 2] and result.resumed_at == 0
@@ -76,10 +78,11 @@ def test_two_epochs_lower_the_training_loss(splits, tmp_path: Path) -> None:
     )  # annealed to lr_min at the last step
 
 
+@pytest.mark.parametrize("arch", ["mini_xception", "lenet"])
 def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(
-    splits, tmp_path: Path
+    splits, tmp_path: Path, arch: str
 ) -> None:
-    straight, _ = _fit(splits, tmp_path / "straight.pt")
+    straight, _ = _fit(splits, tmp_path / "straight.pt", arch=arch)
 
     def stop_after_first(record: dict) -> None:
         if record["epoch"] == 1:
@@ -87,10 +90,12 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(
 
     checkpoint = tmp_path / "resumed.pt"
     with pytest.raises(StopTrainingError):
-        _fit(splits, checkpoint, on_epoch=stop_after_first)
+        _fit(splits, checkpoint, on_epoch=stop_after_first, arch=arch)
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
     seen = []
-    resumed, result = _fit(splits, checkpoint, on_epoch=lambda record: seen.append(record["epoch"]))
+    resumed, result = _fit(
+        splits, checkpoint, on_epoch=lambda record: seen.append(record["epoch"]), arch=arch
+    )
     assert result.resumed_at == 1 and seen == [2] and [r["epoch"] for r in result.history] == [1, 2]
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-ARCHITECTURES = ("mini_xception", "vgg", "resnet18")
+# "vgg" is VGG19-BN (the name predates VGG16).
+ARCHITECTURES = (
+    "mini_xception",
+    "vgg",
+    "resnet18",
+    "alexnet",
+    "lenet",
+    "resnet34",
+    "mobilenet_v2",
+    "vgg16",
+)
 IMAGE_SIDE = 48
-# Smallest crop each network takes: VGG halves the image five times.
-MIN_CROP = {"mini_xception": 16, "vgg": 32, "resnet18": 16}
+# Smallest crop each network takes: VGG halves the image five times; AlexNet's three 3x3
+# stride-2 pools must leave 4x4 and LeNet-5's two 5x5 convolutions and pools 5x5 (their dense
+# layers' inputs).
+MIN_CROP = {
+    "mini_xception": 16,
+    "vgg": 32,
+    "resnet18": 16,
+    "alexnet": 39,
+    "lenet": 32,
+    "resnet34": 16,
+    "mobilenet_v2": 16,
+    "vgg16": 32,
+}
 
 
 def model_name(arch: str) -> str:

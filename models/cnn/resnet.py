@@ -1,4 +1,5 @@
-"""ResNet18 for 1-channel 44x44 faces: a 3x3 stem and no max-pool, so the last stage sees 6x6."""
+"""ResNet18 and ResNet34 for 1-channel 44x44 faces: a 3x3 stem and no max-pool, so the last stage
+sees 6x6 (ImageNet's 7x7 stride-2 stem and max-pool would leave 2x2)."""
 
 from __future__ import annotations
 
@@ -38,12 +39,18 @@ class BasicBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-class ResNet18(nn.Module):
-    """ResNet-18 (four stages of two basic blocks) with a 3x3 stride-1 stem and no max-pool,
-    global average pooling, dropout and one linear layer.
+# Basic blocks per stage (He et al. 2016, Table 1).
+RESNET18 = (2, 2, 2, 2)
+RESNET34 = (3, 4, 6, 3)
+
+
+class ResNet(nn.Module):
+    """ResNet of basic blocks (ResNet-18: two per stage, ResNet-34: 3, 4, 6, 3) with a 3x3
+    stride-1 stem and no max-pool, global average pooling, dropout and one linear layer.
 
     Method: He, Zhang, Ren & Sun, "Deep Residual Learning for Image Recognition", CVPR 2016.
-    11,171,271 parameters with 7 classes and the default widths.
+    With 7 classes and the default widths: 11,171,271 parameters for ResNet-18, 21,279,431 for
+    ResNet-34.
 
     Parameters
     ----------
@@ -53,6 +60,8 @@ class ResNet18(nn.Module):
         Dropout probability before the linear layer.
     widths : tuple of int, default (64, 128, 256, 512)
         Channels of the stages; every stage after the first halves the resolution.
+    depths : tuple of int, default RESNET18
+        Basic blocks of each stage (as many entries as ``widths``).
     """
 
     def __init__(
@@ -60,6 +69,7 @@ class ResNet18(nn.Module):
         n_classes: int = 7,
         dropout: float = 0.5,
         widths: tuple[int, ...] = (64, 128, 256, 512),
+        depths: tuple[int, ...] = RESNET18,
     ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
@@ -67,11 +77,13 @@ class ResNet18(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(inplace=True),
         )
+        # One flat sequence of blocks, so that ResNet-18 weights saved before ResNet-34 existed
+        # still load.
         blocks: list[nn.Module] = []
         c_in = widths[0]
-        for stage, width in enumerate(widths):
-            stride = 1 if stage == 0 else 2
-            blocks += [BasicBlock(c_in, width, stride), BasicBlock(width, width, 1)]
+        for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
+            blocks.append(BasicBlock(c_in, width, 1 if stage == 0 else 2))
+            blocks += [BasicBlock(width, width, 1) for _ in range(depth - 1)]
             c_in = width
         self.blocks = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(dropout)
