@@ -9,6 +9,8 @@ tiny real feature store.
 from __future__ import annotations
 
 import json
+import shutil
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,27 @@ def test_the_external_stage_maps_labels_and_counts_every_reject(workdir: Path, s
     assert table.label[table.emotion == "Happy"].tolist() == ["3"] * csv["classes"]["Happy"]
     rejects = (workdir / paths.EXTERNAL_REJECTS).read_text().splitlines()
     assert len(rejects) == 1 + 3 and rejects[0].startswith("set,file,line")
+
+
+def test_archives_and_null_mapped_labels(workdir: Path, sets) -> None:
+    root, params = sets["root"], sets["params"]
+    shutil.make_archive(str(workdir / "folder"), "zip", root / "folder")
+    with tarfile.open(workdir / "subjects.tgz", "w:gz") as tar:
+        tar.add(root / "subjects.csv", arcname="release/subjects.csv")
+    folder_map = {**FOLDER_MAP, "disgust": None}  # null: dropped by the stage, counted
+    changed = {
+        "folder_set": {**params["folder_set"], "path": "folder.zip", "label_map": folder_map},
+        "subject_set": {**params["subject_set"], "path": "subjects.tgz"},
+    }
+    manifest = stage_run(external, make_params(workdir, {"evaluate.external": changed}))["sets"]
+    folder, csv = manifest["folder_set"], manifest["subject_set"]
+    assert folder["reader"] == "archive/image_folder" and csv["reader"] == "archive/csv"
+    assert csv["notes"]["member"] == "release/subjects.csv"
+    assert folder["dropped_by_label_map"] == {"disgust": 16} and "Disgust" not in folder["classes"]
+    assert folder["images"] == sets["folder"]["faces"] - 16 and folder["rejected"] == 2
+    assert csv["images"] == sets["csv"]["faces"] and csv["rejected"] == 1
+    rejects = (workdir / paths.EXTERNAL_REJECTS).read_text()
+    assert "folder.zip [anger/broken.png]" in rejects
 
 
 def test_a_model_scores_every_set_with_contempt_dropped_and_subjects_resampled(

@@ -36,7 +36,7 @@ import pandas as pd
 
 from fer_data.errors import DataError
 from fer_data.faces import IMAGE_SIDE, N_PIXELS
-from fer_data.fer_csv import header_columns, read_bytes
+from fer_data.fer_csv import read_bytes
 from fer_data.readers.image_folder import REASONS, decode_all, natural_key
 from fer_data.readers.result import REJECT_COLUMNS, empty_rejects
 from fer_data.readers.sniff import file_kind
@@ -128,10 +128,12 @@ def read_labelled_csv(
     origin = origin or str(path)
     data = read_bytes(path)
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+        frame = pd.read_csv(
+            io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{origin}: not a readable CSV ({exc})") from None
-    columns = header_columns(",".join(frame.columns))
+    columns = [str(c).strip().strip('"').strip() for c in frame.columns]
     frame.columns = columns
     if frame.empty:
         raise DataError(f"{origin}: has the header but no data rows")
