@@ -16,6 +16,7 @@ the estimator) live in :mod:`pipeline.model_checks`: they run for the model a st
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -242,7 +243,22 @@ class ExternalSetParams(_Section):
     # label found in the set must be a key; the external stage checks the targets.
     label_map: Annotated[dict[str, str | None], Field(min_length=1)]
     subject_column: Annotated[str, Field(min_length=1)] | None  # CSV: the person per face
+    # Images: a regular expression searched in each image's path; its group 1 is the person
+    # (CK+'s file names: 'S(\d+)_'). null: no subjects (the bootstrap resamples images).
+    subject_pattern: str | None
     resize_images: bool  # images not 48x48: resize them (counted) instead of rejecting them
+
+    @field_validator("subject_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value).groups
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+            if groups < 1:
+                raise ValueError("needs a group, (...), capturing the subject")
+        return value
 
     @field_validator("label_map", mode="before")
     @classmethod

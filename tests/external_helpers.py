@@ -1,6 +1,7 @@
 """External test sets built at test time from the real FER2013 sample's test rows (never committed).
 
-- an image folder in another label vocabulary (``anger/``, ``happiness/``, ``sadness/`` ...), with
+- an image folder in another label vocabulary (``anger/``, ``happiness/``, ``sadness/`` ...), its
+  file names carrying a subject as CK+'s do (``S007_0123.png``), with
   a ``contempt/`` folder (no FER2013 class: dropped and counted by every FER2013 model), one RGB
   64x64 image (resized when the set says so), one unreadable file and one image outside any label
   folder (both rejected and counted);
@@ -28,6 +29,8 @@ FOLDER_MAP["contempt"] = "Contempt"
 CSV_MAP = {str(code): cls for code, cls in enumerate(FOLDER_MAP.values())}  # 0-6, 7 contempt
 N_CONTEMPT = 5
 N_SUBJECTS_PER_CLASS = 2
+FOLDER_SUBJECTS = 20
+SUBJECT_PATTERN = r"/S(\d+)_"  # the image folder's subjects, in its file names
 
 
 def sample_test_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -45,12 +48,13 @@ def write_image_folder(root: Path, frame: pd.DataFrame) -> dict[str, int]:
     for i, (image, code) in enumerate(zip(images, codes, strict=True)):
         folder = root / VOCABULARY[code]
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(folder / f"{i:04d}.png")
+        # CK+-style names: S<subject>_<image>; FOLDER_SUBJECTS subjects, shared across classes.
+        Image.fromarray(image).save(folder / f"S{i % FOLDER_SUBJECTS:03d}_{i:04d}.png")
     (root / "contempt").mkdir()
     for i in range(N_CONTEMPT):  # faces labelled contempt: any face will do
-        Image.fromarray(images[i]).save(root / "contempt" / f"c{i}.png")
+        Image.fromarray(images[i]).save(root / "contempt" / f"S{i:03d}_c{i}.png")
     rgb = np.repeat(np.asarray(Image.fromarray(images[0]).resize((64, 64)))[..., None], 3, axis=2)
-    Image.fromarray(rgb, "RGB").save(root / "happiness" / "big_rgb.png")
+    Image.fromarray(rgb, "RGB").save(root / "happiness" / "S000_big_rgb.png")
     (root / "anger" / "broken.png").write_bytes(b"not an image")
     Image.fromarray(images[1]).save(root / "loose.png")
     return {
@@ -92,12 +96,14 @@ def external_params(folder: Path, csv: Path) -> dict:
             "path": str(folder),
             "label_map": FOLDER_MAP,
             "subject_column": None,
+            "subject_pattern": None,
             "resize_images": True,
         },
         "subject_set": {
             "path": str(csv),
             "label_map": CSV_MAP,
             "subject_column": "subject",
+            "subject_pattern": None,
             "resize_images": False,
         },
     }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fer_data.external import read_external
 from fer_data.faces import EMOTIONS
@@ -27,6 +28,8 @@ from pipeline.stages import evaluate, external, search, train
 from tests.external_helpers import (
     CSV_MAP,
     FOLDER_MAP,
+    FOLDER_SUBJECTS,
+    SUBJECT_PATTERN,
     external_params,
     write_image_folder,
     write_subject_csv,
@@ -111,6 +114,21 @@ def test_archives_and_null_mapped_labels(workdir: Path, sets) -> None:
     assert csv["images"] == sets["csv"]["faces"] and csv["rejected"] == 1
     rejects = (workdir / paths.EXTERNAL_REJECTS).read_text()
     assert "folder.zip [anger/broken.png]" in rejects
+
+
+def test_subjects_from_image_file_names(workdir: Path, sets) -> None:
+    folder = workdir / "folder"
+    shutil.copytree(sets["root"] / "folder", folder)
+    Image.fromarray(np.zeros((48, 48), np.uint8) + 90).save(folder / "fear" / "anonymous.png")
+    cfg = {**sets["params"]["folder_set"], "path": str(folder), "subject_pattern": SUBJECT_PATTERN}
+    manifest = stage_run(external, make_params(workdir, {"evaluate.external": {"ck": cfg}}))
+    found = manifest["sets"]["ck"]
+    assert found["subjects"] == FOLDER_SUBJECTS
+    assert found["images"] == sets["folder"]["faces"] and found["rejected"] == 3
+    reason = "no subject in the file's path (subject_pattern does not match it)"
+    assert found["rejected_by_reason"][reason] == 2  # anonymous.png, and broken.png before decoding
+    table = read_external(paths.external_set("ck"))
+    assert all(f"/S{s}_" in item for s, item in zip(table.subject, table.item, strict=True))
 
 
 def test_a_model_scores_every_set_with_contempt_dropped_and_subjects_resampled(
@@ -203,12 +221,17 @@ def test_no_external_set_writes_an_empty_manifest_and_no_scores(workdir: Path) -
             {"subject_column": "subject"},
             "an image folder has no columns, so no subject column 'subject'",
         ),
+        (
+            {"path": "subjects.csv", "subject_pattern": "S(\\d+)"},
+            "evaluate.external.folder_set: subjects.csv: a CSV names subjects in a column",
+        ),
     ],
 )
 def test_a_bad_set_is_exit_2_with_one_line_naming_its_key(
     workdir: Path, sets, change: dict, expected: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = sets["params"]["folder_set"]
+    shutil.copy(sets["root"] / "subjects.csv", workdir / "subjects.csv")
     make_params(workdir, {"evaluate.external": {"folder_set": {**good, **change}}})
     logger = get_logger()
     logger.addHandler(caplog.handler)  # ferbench's logger does not propagate to the root
@@ -218,6 +241,7 @@ def test_a_bad_set_is_exit_2_with_one_line_naming_its_key(
         logger.removeHandler(caplog.handler)
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "\n" not in errors[0] and expected in errors[0], errors
+    assert errors[0].startswith("evaluate.external.folder_set")
     assert not paths.EXTERNAL_MANIFEST.exists()  # nothing written
 
 
@@ -232,6 +256,9 @@ def test_set_names_and_label_maps_are_checked_with_the_params(workdir: Path, set
             workdir,
             {"evaluate.external": {"s": {k: v for k, v in good.items() if k != "resize_images"}}},
         )
+    for pattern, problem in (("S(\\d+", "not a regular expression"), ("S\\d+", "needs a group")):
+        with pytest.raises(ParamsError, match=rf"evaluate.external.s.subject_pattern: .*{problem}"):
+            make_params(workdir, {"evaluate.external": {"s": {**good, "subject_pattern": pattern}}})
     # YAML reads `0: Angry` with an integer key: labels are text.
     params = make_params(
         workdir, {"evaluate.external": {"s": {**good, "label_map": {0: "angry", 7: None}}}}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import tarfile
 import tempfile
 import zipfile
@@ -48,6 +49,7 @@ ROW_REASONS = {
     "subject": "empty subject",
     "pixels": f"pixels are not {N_PIXELS} integers 0-255",
     "place": "not inside a label folder (expected <label>/<image>)",
+    "no_subject": "no subject in the file's path (subject_pattern does not match it)",
 }
 
 
@@ -179,8 +181,30 @@ def read_labelled_csv(
     )
 
 
-def read_labelled_folder(root: Path, resize: bool, n_jobs: int) -> LabelledFaces:
+def _subject(pattern: re.Pattern[str] | None, relative: Path) -> str | None:
+    if pattern is None:
+        return ""
+    found = pattern.search(relative.as_posix())
+    return ((found.group(1) or "").strip() or None) if found else None
+
+
+def read_labelled_folder(
+    root: Path, resize: bool, n_jobs: int, subject_pattern: str | None = None
+) -> LabelledFaces:
     """An image folder ``<label>/<image>`` (any depth below ``root``; hidden files skipped).
+
+    Parameters
+    ----------
+    root : Path
+        The folder.
+    resize : bool
+        Resize images that are not 48x48 (Lanczos) instead of rejecting them.
+    n_jobs : int
+        Processes decoding images.
+    subject_pattern : str, optional
+        A regular expression (Python :mod:`re`) searched in each image's path relative to
+        ``root`` (``/``-separated); its first group is the subject (CK+'s ``S(\\d+)_``). An image
+        it does not match is rejected.
 
     Raises
     ------
@@ -197,15 +221,23 @@ def read_labelled_folder(root: Path, resize: bool, n_jobs: int) -> LabelledFaces
     )
     if not files:
         raise DataError(f"{root}: holds no files; expected <label>/<image> (e.g. anger/001.png)")
-    placed = [p for p in files if len(p.parts) >= 2]
+    pattern = None if subject_pattern is None else re.compile(subject_pattern)
     outside = [p for p in files if len(p.parts) < 2]
+    placed = [p for p in files if len(p.parts) >= 2]
+    subject_of = {p: _subject(pattern, p) for p in placed}
+    unnamed = [p for p in placed if subject_of[p] is None]
+    placed = [p for p in placed if subject_of[p] is not None]
     images, status, details, changes = decode_all([str(root / p) for p in placed], resize, n_jobs)
     ok = status == 0
-    bad_rows = [
-        (str(root / p), REASONS[int(status[i])], details[i])
-        for i, p in enumerate(placed)
-        if not ok[i]
-    ] + [(str(root / p), ROW_REASONS["place"], "") for p in outside]
+    bad_rows = (
+        [
+            (str(root / p), REASONS[int(status[i])], details[i])
+            for i, p in enumerate(placed)
+            if not ok[i]
+        ]
+        + [(str(root / p), ROW_REASONS["place"], "") for p in outside]
+        + [(str(root / p), ROW_REASONS["no_subject"], subject_pattern) for p in unnamed]
+    )
     rejects = (
         pd.DataFrame(
             {
@@ -227,7 +259,7 @@ def read_labelled_folder(root: Path, resize: bool, n_jobs: int) -> LabelledFaces
     return LabelledFaces(
         images=images[ok],
         labels=np.asarray([p.parts[-2].strip() for p in kept], dtype=object),
-        subjects=None,
+        subjects=None if pattern is None else np.asarray([subject_of[p] for p in kept], object),
         items=np.asarray([str(root / p) for p in kept], dtype=object),
         rejects=rejects,
         n_rows=len(files),
@@ -259,7 +291,11 @@ def _csv_members(root: Path) -> list[Path]:
 
 
 def read_labelled(
-    path: Path, subject_column: str | None, resize: bool, n_jobs: int
+    path: Path,
+    subject_column: str | None,
+    resize: bool,
+    n_jobs: int,
+    subject_pattern: str | None = None,
 ) -> LabelledFaces:
     """Read a labelled set: a CSV, an image folder, or a tar/zip archive of either.
 
@@ -268,29 +304,29 @@ def read_labelled(
     path : Path
         A file (CSV plain or gzip, tar or zip archive, told apart by content) or a folder.
     subject_column : str or None
-        CSV inputs: the column naming each face's subject. Image folders have none.
+        CSV inputs: the column naming each face's subject.
     resize : bool
         Images: resize those not 48x48 (Lanczos) instead of rejecting them.
     n_jobs : int
         Processes decoding images.
+    subject_pattern : str or None
+        Image inputs: the regular expression whose first group, searched in an image's path,
+        is its subject (see :func:`read_labelled_folder`).
 
     Raises
     ------
     DataError
-        The path does not exist; a subject column for an image folder; an archive with several
-        CSVs; what the CSV or image-folder reader finds wrong.
+        The path does not exist; a subject column for images, or a subject pattern for a CSV;
+        an archive with several CSVs; what the CSV or image-folder reader finds wrong.
     """
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
-        if subject_column:
-            raise DataError(
-                f"{path}: an image folder has no columns, so no subject column "
-                f"'{subject_column}'; give the set as a CSV with that column, or set it to null"
-            )
-        return read_labelled_folder(path, resize, n_jobs)
+        _no_column(path, "an image folder", subject_column)
+        return read_labelled_folder(path, resize, n_jobs, subject_pattern)
     kind = file_kind(path)
     if kind == "csv":
+        _no_pattern(path, "a CSV", subject_pattern)
         return read_labelled_csv(path, subject_column)
     with tempfile.TemporaryDirectory(prefix="ferbench-external-") as tmp:
         root = Path(tmp)
@@ -303,21 +339,35 @@ def read_labelled(
                 "expected one, or only images"
             )
         if members:
+            _no_pattern(path, f"a {kind} archive of a CSV", subject_pattern)
             member = members[0].relative_to(root)
             read = read_labelled_csv(members[0], subject_column, f"{path} [{member}]")
             return _archived(read, "archive/csv", {"member": str(member)})
-        if subject_column:
-            raise DataError(
-                f"{path}: this {kind} archive holds images, not a CSV, so no subject column "
-                f"'{subject_column}'; set it to null"
-            )
-        read = read_labelled_folder(root, resize, n_jobs)
+        _no_column(path, f"a {kind} archive of images", subject_column)
+        read = read_labelled_folder(root, resize, n_jobs, subject_pattern)
         items = np.asarray([f"{path} [{Path(i).relative_to(root)}]" for i in read.items], object)
         rejects = read.rejects.assign(
             file=[f"{path} [{Path(f).relative_to(root)}]" for f in read.rejects["file"]]
         )
         return _archived(
             dataclasses.replace(read, items=items, rejects=rejects), "archive/image_folder", {}
+        )
+
+
+def _no_column(path: Path, what: str, subject_column: str | None) -> None:
+    if subject_column:
+        raise DataError(
+            f"{path}: {what} has no columns, so no subject column '{subject_column}'; name "
+            "subjects with subject_pattern (a regular expression on the file's path), or set "
+            "subject_column to null"
+        )
+
+
+def _no_pattern(path: Path, what: str, subject_pattern: str | None) -> None:
+    if subject_pattern:
+        raise DataError(
+            f"{path}: {what} names subjects in a column (subject_column), not in file names; "
+            "set subject_pattern to null"
         )
 
 

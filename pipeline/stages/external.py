@@ -62,7 +62,12 @@ def check_set(name: str, cfg: ExternalSetParams) -> None:
 def read_set(name: str, cfg: ExternalSetParams, n_jobs: int) -> tuple[ExternalSet, dict]:
     """One set read and mapped: (the kept faces, its manifest entry with its rejects)."""
     log_read(cfg.path, f"external set {name}")
-    read = read_labelled(cfg.path, cfg.subject_column, cfg.resize_images, n_jobs)
+    try:
+        read = read_labelled(
+            cfg.path, cfg.subject_column, cfg.resize_images, n_jobs, cfg.subject_pattern
+        )
+    except DataError as exc:  # the reader names the file; the user needs the key too
+        raise DataError(f"evaluate.external.{name}: {exc}") from None
     emotion, dropped = map_labels(read.labels, cfg.label_map, f"evaluate.external.{name}.label_map")
     keep = emotion != None  # noqa: E711  (elementwise on an object array)
     if not keep.any():
