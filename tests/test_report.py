@@ -410,6 +410,11 @@ def test_every_model_is_scored_on_every_external_set_and_the_section_shows_it(re
             assert json.loads(lead.attrs["data-v"]) == scores["accuracy"]
             expected = "subjects" if name == "subject_set" else "images"
             assert found["bootstrap"] == expected
+            if name == "subject_set":
+                # The same faces as the test split: the external path (features from the model
+                # card, the CNN's 10-crop) predicts exactly what the test split's path did.
+                test_cm = _metrics(workdir, model)["test"]["all"]["confusion_matrix"]
+                assert scores["confusion_matrix"] == test_cm, model
         per_class = section.find("table", data_set=name, **{"class": "external-per-class"})
         assert len([r for r in per_class.find_all("tr") if "data-model" in r.attrs]) == 3
     text = " ".join(section.all_text().split())
