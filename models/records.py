@@ -53,6 +53,19 @@ class TestScores(Record):
     private: Scores | None
 
 
+class ExternalScores(Record):
+    """One model on one external test set (:func:`models.external.score_external_set`)."""
+
+    path: str  # the set as the user gave it
+    n_images: int  # faces scored: those of the model's classes
+    n_subjects: int | None  # distinct subjects among them; None: the set names none
+    bootstrap: Literal["subjects", "images"]  # what the intervals resample
+    dropped: dict[str, int]  # faces of classes the model does not have, per class
+    scores: Scores | None  # None when prediction failed
+    status: Status
+    error: str | None = None
+
+
 class ModelMetrics(Record):
     """``metrics/models/<model>.json``: one model's test scores, classical or CNN."""
 
@@ -68,6 +81,8 @@ class ModelMetrics(Record):
     test_center_crop: TestScores | None = None  # CNNs: the centre crop alone (test is 10-crop)
     status: Status
     error: str | None = None
+    # Cross-dataset: one entry per evaluate.external set (absent when none is configured).
+    external: dict[str, ExternalScores] = Field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

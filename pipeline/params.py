@@ -16,6 +16,7 @@ the estimator) live in :mod:`pipeline.model_checks`: they run for the model a st
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -237,9 +238,65 @@ class TrainParams(_Section):
     refit_on_dev: bool  # fit the final model on train + dev (after choosing on dev)
 
 
+class ExternalSetParams(_Section):
+    """One external test set (``evaluate.external.<name>``)."""
+
+    # A CSV (plain or gzip; label column `emotion`, `pixels`), an image folder (<label>/<image>)
+    # or a tar/zip archive of either.
+    path: Path
+    # Their label -> a class name (any case; contempt included) or null (drop, counted). Every
+    # label found in the set must be a key; the external stage checks the targets.
+    label_map: Annotated[dict[str, str | None], Field(min_length=1)]
+    subject_column: Annotated[str, Field(min_length=1)] | None  # CSV: the person per face
+    # Images: a regular expression searched in each image's path; its group 1 is the person
+    # (CK+'s file names: 'S(\d+)_'). null: no subjects (the bootstrap resamples images).
+    subject_pattern: str | None
+    resize_images: bool  # images not 48x48: resize them (counted) instead of rejecting them
+
+    @field_validator("subject_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value).groups
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+            if groups < 1:
+                raise ValueError("needs a group, (...), capturing the subject")
+        return value
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: object) -> object:
+        # YAML reads `0: Angry` with an int key; labels are compared as text.
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _identifier_keys(value: object) -> object:
+    if isinstance(value, dict):
+        bad = [str(k) for k in value if not str(k).isidentifier()]
+        if bad:
+            raise PydanticCustomError(
+                "cross_field",
+                "\n".join(
+                    f"evaluate.external.{k}: a set's name must be an identifier (letters, digits "
+                    "and _, not starting with a digit): it names files and report columns"
+                    for k in bad
+                ),
+            )
+    return value
+
+
 class EvaluateParams(_Section):
     n_boot: Annotated[int, Field(ge=0, le=100_000)]  # bootstrap resamples for the 95% CIs
     timeout_s: Seconds  # predicting the test split, enforced
+    # Cross-dataset evaluation: named external test sets every model is scored on ({}: none).
+    external: dict[str, ExternalSetParams]
+
+    @field_validator("external", mode="before")
+    @classmethod
+    def _external_names(cls, value: object) -> object:
+        return _identifier_keys(value)
 
 
 class CompetencyParams(_Section):

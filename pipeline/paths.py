@@ -28,6 +28,10 @@ REJECTS_FILE = INGESTED_DIR / "rejects.csv"
 FAILED_REJECTS_FILE = DATA_DIR / "ingest-failed" / "rejects.csv"
 AUGMENTED_DIR = DATA_DIR / "augmented"
 FEATURES_DIR = DATA_DIR / "features"
+# Cross-dataset test sets (evaluate.external): one parquet per set, and what was read and dropped.
+EXTERNAL_DIR = DATA_DIR / "external"
+EXTERNAL_MANIFEST = EXTERNAL_DIR / "manifest.json"
+EXTERNAL_REJECTS = EXTERNAL_DIR / "rejects.csv"
 SPLITS = ("train", "dev", "test")
 
 # --- generated outputs ----------------------------------------------------------------------------
@@ -56,6 +60,11 @@ def ingested(split: str) -> Path:
 def augmented(mode: str) -> Path:
     """``data/augmented/<mode>.feather``: one augmented training set per ``augment.modes`` entry."""
     return AUGMENTED_DIR / f"{mode}.feather"
+
+
+def external_set(name: str) -> Path:
+    """``data/external/<name>.parquet``: one ``evaluate.external`` set, labels mapped."""
+    return EXTERNAL_DIR / f"{name}.parquet"
 
 
 def stage_metrics(stage: str) -> Path:

@@ -49,6 +49,7 @@ def leaderboard(models: list[ModelRun]) -> list[dict[str, Any]]:
                 "fit_seconds": metrics.fit_seconds,
                 "predict_ms": metrics.predict_ms_per_image,
                 "model_bytes": metrics.model_bytes,
+                "external": metrics.external,  # per evaluate.external set (a column each)
             }
         )
     return rows

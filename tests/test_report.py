@@ -31,12 +31,14 @@ from pipeline.stages import (
     competency,
     competency_table,
     evaluate,
+    external,
     ingest,
     report,
     search,
     train,
 )
 from pipeline.stages import features as featurize
+from tests.external_helpers import external_params, write_image_folder, write_subject_csv
 from tests.stage_helpers import REPO_ROOT, make_params
 
 MODELS = ("gnb", "knn")
@@ -140,6 +142,7 @@ def _run_stages(workdir: Path, overrides: dict, models: tuple[str, ...], with_cn
         ingest.run(restrict(params, "ingest"))
         augment.run(restrict(params, "augment"))
         featurize.run(restrict(params, "features"))
+        external.run(restrict(params, "external"))
         for model in models:
             search.run(restrict(params, "search", model), model)
             train.run(restrict(params, "train", model), model)
@@ -155,12 +158,18 @@ def _run_stages(workdir: Path, overrides: dict, models: tuple[str, ...], with_cn
 
 @pytest.fixture(scope="module")
 def real_run(
-    fer2013_sample_csv: Path, tmp_path_factory: pytest.TempPathFactory
+    fer2013_sample_csv: Path, fer2013_frame, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Dom]:
     workdir = tmp_path_factory.mktemp("report_real")
-    path = _run_stages(
-        workdir, {**REAL, "data.path": str(fer2013_sample_csv)}, MODELS, with_cnn=True
-    )
+    sets = tmp_path_factory.mktemp("report_external")
+    write_image_folder(sets / "folder", fer2013_frame)
+    write_subject_csv(sets / "subjects.csv", fer2013_frame)
+    overrides = {
+        **REAL,
+        "data.path": str(fer2013_sample_csv),
+        "evaluate.external": external_params(sets / "folder", sets / "subjects.csv"),
+    }
+    path = _run_stages(workdir, overrides, MODELS, with_cnn=True)
     return workdir, Dom(path.read_text())
 
 
@@ -233,8 +242,19 @@ def test_leaderboard_metrics_file_holds_accuracy_and_macro_f1_of_every_model(rea
     written = json.loads((workdir / paths.LEADERBOARD_FILE).read_text())
     assert set(written) == {*MODELS, CNN}
     for name, entry in written.items():
-        scores = _metrics(workdir, name)["test"]["all"]
-        assert entry == {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+        metrics = _metrics(workdir, name)
+        scores = metrics["test"]["all"]
+        assert entry == {
+            "accuracy": scores["accuracy"],
+            "macro_f1": scores["macro_f1"],
+            "external": {
+                key: {
+                    "accuracy": found["scores"]["accuracy"],
+                    "macro_f1": found["scores"]["macro_f1"],
+                }
+                for key, found in metrics["external"].items()
+            },
+        }
 
 
 def test_the_competency_table_is_complete_with_each_models_best_marked(real_run) -> None:
@@ -360,6 +380,53 @@ def test_the_synthetic_banner_appears_exactly_when_the_data_is_synthetic(
     banner = Dom(synthetic_report).root.find("div", id="synthetic-banner")
     assert "SYNTHETIC DEMO SET, NOT FER2013" in banner.all_text()
     assert " ".join(SYNTHETIC_NOTICE.split()) in " ".join(banner.all_text().split())
+
+
+def test_every_model_is_scored_on_every_external_set_and_the_section_shows_it(real_run) -> None:
+    workdir, dom = real_run
+    section = dom.root.find("section", id="cross-dataset")
+    assert dom.root.find("nav").find_all("a", href="#cross-dataset")
+    board = dom.root.find("table", data_subset="all")
+    for name in ("folder_set", "subject_set"):
+        table = section.find("table", data_set=name, **{"class": "sortable cross-dataset"})
+        rows = {r.attrs["data-model"]: r for r in table.find_all("tr") if "data-model" in r.attrs}
+        assert sorted(rows) == sorted([*MODELS, CNN])
+        for model, row in rows.items():
+            found = _metrics(workdir, model)["external"][name]
+            assert found["status"] == "ok" and found["dropped"] == {"Contempt": 5}
+            scores = found["scores"]
+            cells = _cells(row)
+            for key in ("accuracy", "macro_f1", "balanced_accuracy"):
+                assert json.loads(cells[key].attrs["data-v"]) == scores[key], (name, model, key)
+            low, high = scores["accuracy_ci95"]
+            assert f"[{100 * low:.1f}, {100 * high:.1f}]" in cells["accuracy"].all_text()
+            assert json.loads(cells["n_images"].attrs["data-v"]) == found["n_images"]
+            assert cells["dropped"].text == "Contempt 5"
+            test = _metrics(workdir, model)["test"]["all"]["accuracy"]
+            change = json.loads(cells["change_pp"].attrs["data-v"])
+            assert change == pytest.approx(100 * (scores["accuracy"] - test))
+            # The leaderboard's column for the set holds the same number.
+            lead = _cells(board.find("tr", data_model=model))[f"external.{name}.accuracy"]
+            assert json.loads(lead.attrs["data-v"]) == scores["accuracy"]
+            expected = "subjects" if name == "subject_set" else "images"
+            assert found["bootstrap"] == expected
+            if name == "subject_set":
+                # The same faces as the test split: the external path (features from the model
+                # card, the CNN's 10-crop) predicts exactly what the test split's path did.
+                test_cm = _metrics(workdir, model)["test"]["all"]["confusion_matrix"]
+                assert scores["confusion_matrix"] == test_cm, model
+        per_class = section.find("table", data_set=name, **{"class": "external-per-class"})
+        assert len([r for r in per_class.find_all("tr") if "data-model" in r.attrs]) == 3
+    text = " ".join(section.all_text().split())
+    assert "unreadable image 1" in text and "not inside a label folder" in text
+
+
+def test_the_cross_dataset_section_appears_only_when_external_sets_are_set(
+    synthetic_report,
+) -> None:
+    dom = Dom(synthetic_report)
+    assert not dom.root.find_all("section", id="cross-dataset")
+    assert "Cross-dataset" not in dom.root.find("nav").all_text()
 
 
 def _chromium() -> str | None:

@@ -8,7 +8,8 @@ architecture's ``augmentation`` names a mode). Writes, for model ``cnn_<arch>``:
   saved weights' 10-crop dev score); while training, ``checkpoint.pt`` to resume an interrupted
   run;
 - ``metrics/models/cnn_<arch>.json`` in the classical models' format, ``test`` holding the 10-crop
-  scores and ``test_center_crop`` the centre-crop ones;
+  scores and ``test_center_crop`` the centre-crop ones, ``external`` the 10-crop scores on each
+  external test set (``data/external/``);
 - ``results/plots/cnn/<arch>_history.csv`` (per-epoch train / dev loss and accuracy) and
   ``results/plots/confusion/cnn_<arch>.csv`` (10-crop predictions).
 """
@@ -50,6 +51,7 @@ from models.metrics import score_predictions
 from models.records import CnnSpec, CnnTrainRecord, DevScores, ModelMetrics
 from pipeline import paths
 from pipeline.cards import write_cnn_card
+from pipeline.external_scoring import cnn_external
 from pipeline.params import CnnArchParams, Params
 from pipeline.runner import run_stage
 from reports.predictions import write_predictions
@@ -158,6 +160,20 @@ def timed_predictions(
     return logits.argmax(dim=1).numpy().astype(np.int64), round(ms, 4)
 
 
+def ten_crop_labels(
+    net: torch.nn.Module,
+    faces: np.ndarray,
+    crop: int,
+    norm: Normalizer,
+    runtime: Runtime,
+    batch: int,
+) -> np.ndarray:
+    """Class codes int64 (n,) of uint8 (n, 48, 48) faces, as the test split is predicted."""
+    images = torch.from_numpy(np.ascontiguousarray(faces).copy()).to(runtime.device)
+    logits = predict_logits(net, images, crop, norm, runtime, batch, True)
+    return logits.argmax(dim=1).numpy().astype(np.int64)
+
+
 def train_net(
     params: Params, arch: str, data: StageData, runtime: Runtime
 ) -> tuple[torch.nn.Module, FitResult]:
@@ -253,7 +269,6 @@ def run(params: Params, arch: str) -> ModelMetrics:
     )
     path = write_predictions(paths.confusion(name), y_true, ten_pred, classes)
     log_wrote(path, f"{len(y_true)} predictions")
-    log_wrote(metrics.write(paths.metrics(name)))
     record = CnnTrainRecord(
         model=name,
         status="ok",
@@ -278,6 +293,16 @@ def run(params: Params, arch: str) -> ModelMetrics:
         views="ten_crop",
     )
     write_cnn_card(name, spec, described, cfg.augmentation, len(data.train), record.dev)
+    # The 10-crop test path on every external set (after the card: it holds the classes).
+    external = cnn_external(
+        name,
+        lambda faces: ten_crop_labels(net, faces, cfg.crop, data.norm, runtime, batch),
+        n_boot,
+        seed,
+    )
+    if external:
+        metrics.external = external
+    log_wrote(metrics.write(paths.metrics(name)))
     # Done: a later run with the same settings must retrain, not resume.
     paths.cnn_checkpoint(name).unlink(missing_ok=True)
     return metrics

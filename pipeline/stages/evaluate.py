@@ -1,6 +1,7 @@
 """Stage ``evaluate <model>``: score the trained model on test (PublicTest, PrivateTest, both).
 
-Reads ``artifacts/models/<model>/`` and the test features; writes ``metrics/models/<model>.json``
+Reads ``artifacts/models/<model>/``, the test features and the external test sets
+(``data/external/``: scored into the metrics' ``external``); writes ``metrics/models/<model>.json``
 (the format of :func:`models.metrics.score_predictions`, plus timings and the data source, so
 numbers from the synthetic demo set say so) and ``results/plots/confusion/<model>.csv`` (one
 ``actual,predicted`` row per test image, for ``dvc plots``). A model whose training failed, or
@@ -23,6 +24,7 @@ from models.names import MODEL_NAMES
 from models.records import ModelMetrics, TrainRecord
 from models.worker import BudgetWorker
 from pipeline import paths
+from pipeline.external_classical import classical_external
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params
 from pipeline.runner import run_stage
@@ -80,6 +82,11 @@ def run(params: Params, model: str) -> ModelMetrics:
                 params.seed,
                 classes=data.classes,
             )
+            external = classical_external(
+                model, params.evaluate.timeout_s, params.evaluate.n_boot, params.seed
+            )
+            if external:
+                metrics.external = external
         else:
             metrics.status = outcome.report_status
             metrics.error = outcome.error

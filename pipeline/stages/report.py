@@ -4,8 +4,8 @@ Reads the stages' metrics (``metrics/*.json``, ``metrics/models/*.json``), the s
 (``artifacts/search/<model>/``), the CNN's training info and history, the per-image test predictions
 (``results/plots/confusion/<model>.csv``), the competency table and the test images. Writes
 ``results/report/index.html`` (charts and images embedded: no network needed to open it) and
-``metrics/leaderboard.json``: accuracy and macro-F1 of every model, on one line of
-``dvc metrics show`` / ``dvc exp show``.
+``metrics/leaderboard.json``: accuracy and macro-F1 of every model (and on each external test set
+of ``evaluate.external``), on one line of ``dvc metrics show`` / ``dvc exp show``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.records import FeatureMetrics
 from fer_data.atomic import write_json, write_text
+from fer_data.external import ExternalManifest
 from fer_data.faces import FaceTable, read_faces
 from fer_data.logs import log_wrote, stage
 from fer_data.records import AugmentMetrics, DataSource
@@ -29,7 +30,7 @@ from pipeline import paths
 from pipeline.params import Params
 from pipeline.params_diff import baseline_params, changed_params
 from pipeline.runner import run_stage
-from reports import sections, tables
+from reports import cross_dataset, sections, tables
 from reports.inputs import ModelRun, RunInputs
 from reports.predictions import read_predictions
 from reports.render import render
@@ -102,11 +103,15 @@ def leaderboard_metrics(models: list[ModelRun]) -> dict[str, Any]:
     readable; each model's own metrics file holds the rest (and a failed model's status). The
     order is fixed, not ranked, so that the columns stay put from one experiment to the next.
     """
-    return {
+    board = {
         run.name: {"accuracy": run.score("accuracy"), "macro_f1": run.score("macro_f1")}
         for run in models
         if run.ok
     }
+    for run in models:  # cross-dataset: accuracy and macro-F1 per external set, when any
+        if run.ok and (external := cross_dataset.leaderboard_entries(run)):
+            board[run.name]["external"] = external
+    return board
 
 
 def summary(params: Params) -> dict[str, Any]:
@@ -140,6 +145,12 @@ def context(params: Params) -> tuple[dict[str, Any], RunInputs]:
         ),
         "gallery": sections.faces(ranked, inputs, cfg.gallery_faces, params.seed),
         "cnn": [sections.cnn(run) for run in ranked if run.kind == "cnn" and run.ok],
+        "external_sets": list(params.evaluate.external),  # a leaderboard column each
+        "cross_dataset": cross_dataset.section(
+            ranked,
+            ExternalManifest.read_optional(paths.EXTERNAL_MANIFEST),
+            list(params.evaluate.external),
+        ),
     }
     return page, inputs
 
