@@ -25,6 +25,7 @@ REJECTS_FILE = INGESTED_DIR / "rejects.csv"
 FAILED_REJECTS_FILE = DATA_DIR / "ingest-failed" / "rejects.csv"
 AUGMENTED_DIR = DATA_DIR / "augmented"
 FEATURES_DIR = DATA_DIR / "features"
+SIFT_VOCABULARY = FEATURES_DIR / "sift_vocabulary.npy"  # learnt on train (features.sets: sift_bovw)
 SPLITS = ("train", "dev", "test")
 
 # --- generated outputs ----------------------------------------------------------------------------
@@ -82,6 +83,11 @@ def model_dir(model: str) -> Path:
 def model_file(model: str) -> Path:
     """The fitted classical pipeline (joblib)."""
     return model_dir(model) / "model.joblib"
+
+
+def model_vocabulary(model: str) -> Path:
+    """A sift_bovw model's copy of the feature store's vocabulary (predict re-encodes with it)."""
+    return model_dir(model) / SIFT_VOCABULARY.name
 
 
 def cnn_weights(model: str) -> Path:
