@@ -183,7 +183,7 @@ def test_the_stage_stores_every_listed_set_row_aligned(workdir: Path) -> None:
     assert set(metrics.seconds) == {*expected, "sift_vocabulary", "total"}
     train = read_faces(paths.ingested("train"))
     lbp = load_features(paths.FEATURES_DIR, "train", "lbp")
-    np.testing.assert_array_equal(lbp, lbp_features(train.images, 8, 1.0, "nri_uniform", 6, "sqrt"))
+    np.testing.assert_array_equal(lbp, lbp_features(train.images, 8, 1.0, "nri_uniform", 6, "l1"))
 
 
 def test_the_vocabulary_is_learnt_on_the_training_split_only(workdir: Path) -> None:
