@@ -5,11 +5,16 @@ Layout (``features_dir`` is ``data/features`` by default)::
     <features_dir>/<split>/pixels.npy     uint8   (n, 2304)
     <features_dir>/<split>/hog.npy        float32 (n, 900)
     <features_dir>/<split>/landmarks.npy  float32 (n, 136)
+    <features_dir>/<split>/lbp.npy        float32 (n, 490)    } only the sets listed in
+    <features_dir>/<split>/sift_bovw.npy  float32 (n, 1280)   } features.sets are built
+    <features_dir>/<split>/hog_multi.npy  float32 (n, 2988)   }
     <features_dir>/<split>/rows.feather   row_id, aug, emotion, usage (key + labels)
+    <features_dir>/sift_vocabulary.npy    float32 (words, 128), learnt on train (sift_bovw only)
 
 Splits are ``train``, ``dev``, ``test`` and one ``aug_<mode>`` per augmentation mode (the augmented
-copies only; a model trained with a mode sees ``train`` plus ``aug_<mode>``). ``hog_landmarks`` is
-not stored: it is the concatenation of ``hog`` and ``landmarks``, built on load.
+copies only; a model trained with a mode sees ``train`` plus ``aug_<mode>``). ``hog_landmarks``
+(and every ``<appearance>_landmarks``) is not stored: it is the concatenation of the appearance
+set and ``landmarks``, built on load.
 """
 
 from __future__ import annotations
@@ -96,6 +101,36 @@ def save_rows(split_dir: str | os.PathLike[str], rows: pd.DataFrame) -> Path:
     return path
 
 
+def save_vocabulary(path: str | os.PathLike[str], vocabulary: np.ndarray) -> Path:
+    """Store the dense-SIFT vocabulary (float32 (words, 128)) at ``path``, atomically.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; an existing file is then left as it was.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(vocabulary, np.float32))
+    return path
+
+
+def load_vocabulary(path: str | os.PathLike[str]) -> np.ndarray:
+    """The dense-SIFT vocabulary saved by :func:`save_vocabulary`: float32 (words, 128).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist (the features stage writes it when ``sift_bovw`` is built).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist; run the features stage with sift_bovw in features.sets"
+        )
+    return np.load(path).astype(np.float32, copy=False)
+
+
 def load_rows(features_dir: str | os.PathLike[str], split: str) -> pd.DataFrame:
     """``row_id, aug, emotion, usage`` of a split, in the order of its feature arrays.
 
@@ -138,7 +173,8 @@ def load_features(features_dir: str | os.PathLike[str], split: str, feature_set:
     -------
     ndarray of shape (n, d), float32
         d = 2304 (pixels, gray levels 0-255), 900 (hog), 136 (landmarks) or 1036
-        (hog_landmarks) for 48x48 FER2013 images with the default settings.
+        (hog_landmarks) for 48x48 FER2013 images with the default settings; the new sets'
+        widths depend on ``features.lbp``, ``features.sift`` and ``features.hog_multi``.
 
     Raises
     ------
@@ -153,7 +189,10 @@ def load_features(features_dir: str | os.PathLike[str], split: str, feature_set:
     for name in parts:
         path = _array_path(Path(features_dir) / split, name)
         if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist; run the features stage first")
+            raise FileNotFoundError(
+                f"{path} does not exist; run the features stage first (with {name} in "
+                "features.sets)"
+            )
         arrays.append(np.load(path).astype(np.float32, copy=False))
     return arrays[0] if len(arrays) == 1 else np.hstack(arrays)
 

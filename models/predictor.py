@@ -38,9 +38,17 @@ import numpy as np
 
 from features.crop import crop_face, to_gray
 from features.detect import Box, FaceDetector
-from features.hog import hog_features
-from features.landmarks import landmark_features
-from features.names import COMPOSITES
+from features.names import stored_parts
+from features.sets import (
+    FeatureConfig,
+    HogConfig,
+    HogMultiConfig,
+    LandmarkConfig,
+    LbpConfig,
+    compute_set,
+)
+from features.sift import BovwConfig
+from features.store import load_vocabulary
 from fer_data.errors import DataError
 from fer_data.records import RecordError
 from fer_data.version import ferbench_version
@@ -167,7 +175,7 @@ class Predictor:
 
 
 class ClassicalPredictor(Predictor):
-    """A scikit-learn pipeline on the card's features (pixels, HOG, landmarks)."""
+    """A scikit-learn pipeline on the card's features (pixels, HOG, landmarks, LBP, ...)."""
 
     def __init__(self, card: ModelCard, directory: Path, n_jobs: int = 1) -> None:
         super().__init__(card, directory)
@@ -177,24 +185,43 @@ class ClassicalPredictor(Predictor):
     def pipeline(self):  # -> sklearn.pipeline.Pipeline
         return joblib.load(self.weights)
 
+    @cached_property
+    def feature_config(self) -> FeatureConfig:
+        """The card's feature settings (and its own copy of a sift_bovw vocabulary)."""
+        spec = self.card.features
+        sift, vocabulary = None, None
+        if spec.sift is not None:
+            values = spec.sift.model_dump(exclude={"vocabulary", "vocabulary_images"})
+            sift = BovwConfig(**{**values, "pyramid": tuple(values["pyramid"])})
+            path = self.directory / spec.sift.vocabulary
+            try:
+                vocabulary = load_vocabulary(path)
+            except FileNotFoundError:
+                raise DataError(
+                    f"{self.directory}: the card names the SIFT vocabulary {spec.sift.vocabulary}, "
+                    "which is missing; train the model again (dvc repro)"
+                ) from None
+        hm = spec.hog_multi
+        return FeatureConfig(
+            hog=HogConfig(**spec.hog.model_dump()) if spec.hog else None,
+            landmarks=LandmarkConfig(**spec.landmarks.model_dump()) if spec.landmarks else None,
+            lbp=LbpConfig(**spec.lbp.model_dump()) if spec.lbp else None,
+            sift=sift,
+            vocabulary=vocabulary,
+            hog_multi=HogMultiConfig(hm.orientations, tuple(hm.pixels_per_cell), hm.cells_per_block)
+            if hm
+            else None,
+        )
+
     def features(self, faces: np.ndarray) -> np.ndarray:
         """The model's input columns for uint8 (n, 48, 48) faces: float32 (n, d), computed as
-        the features stage computes them (same functions, the card's parameters)."""
-        spec = self.card.features
-        parts = []
-        for name in COMPOSITES.get(spec.feature_set, (spec.feature_set,)):
-            if name == "pixels":
-                parts.append(faces.reshape(len(faces), -1).astype(np.float32))
-            elif name == "hog":
-                h = spec.hog
-                parts.append(
-                    hog_features(faces, h.orientations, h.pixels_per_cell, h.cells_per_block)
-                )
-            else:
-                lm = spec.landmarks
-                parts.append(
-                    landmark_features(faces, lm.upscale, lm.normalise, lm.backend, self.n_jobs)
-                )
+        the features stage computes them (:func:`features.sets.compute_set`, the card's
+        parameters, a sift_bovw model's own vocabulary)."""
+        config = self.feature_config
+        parts = [
+            compute_set(name, faces, config, self.n_jobs).astype(np.float32, copy=False)
+            for name in stored_parts(self.card.features.feature_set)
+        ]
         return parts[0] if len(parts) == 1 else np.hstack(parts)
 
     def _predict(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

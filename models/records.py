@@ -217,12 +217,42 @@ class LandmarkSpec(Record):
     backend: str  # numba or dlib: identical points, speed only
 
 
+class LbpSpec(Record):
+    points: int
+    radius: float
+    method: str  # uniform or nri_uniform
+    grid: int
+    norm: str  # l1 or sqrt
+
+
+class SiftSpec(Record):
+    step: int
+    size: float
+    words: int
+    pyramid: list[int]
+    assignment: str  # hard or soft
+    soft_sigma: float
+    power: float
+    norm: str  # l2 or none
+    vocabulary_images: int  # training faces the vocabulary was learnt from
+    vocabulary: str  # file name of the vocabulary, float32 (words, 128), in the card's directory
+
+
+class HogMultiSpec(Record):
+    orientations: int
+    pixels_per_cell: list[int]
+    cells_per_block: int
+
+
 class FeatureSpec(Record):
     """How a classical model's input columns are computed from a 48x48 face."""
 
-    feature_set: str  # pixels, hog, landmarks or hog_landmarks (columns in that order)
+    feature_set: str  # one of features.names.FEATURE_SETS (a composite: its parts in order)
     hog: HogSpec | None  # None: the feature set has no HOG columns
     landmarks: LandmarkSpec | None  # None: no landmark columns
+    lbp: LbpSpec | None = None  # None: no LBP columns
+    sift: SiftSpec | None = None  # None: no dense-SIFT bag-of-words columns
+    hog_multi: HogMultiSpec | None = None  # None: no multi-scale HOG columns
 
 
 class CnnSpec(Record):

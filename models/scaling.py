@@ -13,8 +13,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from features.names import FEATURE_SETS, stored_parts
+
 LANDMARK_DIM = 136  # 68 (x, y) points
-WITH_LANDMARKS = ("landmarks", "hog_landmarks")
+# landmarks and every <appearance>_landmarks (landmark columns last)
+WITH_LANDMARKS = tuple(fs for fs in FEATURE_SETS if "landmarks" in stored_parts(fs))
 
 
 class BlockScaler(TransformerMixin, BaseEstimator):
@@ -26,8 +29,9 @@ class BlockScaler(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     feature_set : str, default "hog_landmarks"
-        Feature set of the input; for ``"landmarks"`` and ``"hog_landmarks"`` the last 136
-        columns are the landmark block, otherwise every column is appearance.
+        Feature set of the input; for ``"landmarks"`` and ``"<appearance>_landmarks"`` (e.g.
+        ``"hog_landmarks"``) the last 136 columns are the landmark block, otherwise every
+        column is appearance.
     landmark_weight : float, default 1.0
         Factor applied to the centred landmark columns; 0 zeroes them.
     appearance_power : float, default 1.0

@@ -8,10 +8,12 @@ picks its default model by).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
-from features.names import COMPOSITES
+from features.names import stored_parts
+from fer_data.atomic import atomic_path
 from fer_data.faces import IMAGE_SIDE
 from fer_data.logs import log_wrote
 from fer_data.records import DataSource
@@ -20,10 +22,13 @@ from models.records import (
     CnnSpec,
     DevScores,
     FeatureSpec,
+    HogMultiSpec,
     HogSpec,
     LandmarkSpec,
+    LbpSpec,
     ModelCard,
     ScoreKind,
+    SiftSpec,
 )
 from pipeline import paths
 from pipeline.params import FeatureParams
@@ -32,7 +37,7 @@ from reports.summary import git_commit
 
 def feature_spec(feature_set: str, features: FeatureParams) -> FeatureSpec:
     """The parameters of the feature columns a model of ``feature_set`` reads."""
-    parts = COMPOSITES.get(feature_set, (feature_set,))
+    parts = stored_parts(feature_set)
     hog, lm = features.hog, features.landmarks
     return FeatureSpec(
         feature_set=feature_set,
@@ -46,6 +51,11 @@ def feature_spec(feature_set: str, features: FeatureParams) -> FeatureSpec:
         landmarks=LandmarkSpec(upscale=lm.upscale, normalise=lm.normalise, backend=lm.backend)
         if "landmarks" in parts
         else None,
+        lbp=LbpSpec(**features.lbp.model_dump()) if "lbp" in parts else None,
+        sift=SiftSpec(**features.sift.model_dump(), vocabulary=paths.SIFT_VOCABULARY.name)
+        if "sift_bovw" in parts
+        else None,
+        hog_multi=HogMultiSpec(**features.hog_multi.model_dump()) if "hog_multi" in parts else None,
     )
 
 
@@ -76,7 +86,16 @@ def write_classical_card(
     dev: DevScores | None,
     score_kind: ScoreKind,
 ) -> ModelCard:
-    """The card of a saved classical pipeline (``score_kind``: what its per-class scores are)."""
+    """The card of a saved classical pipeline (``score_kind``: what its per-class scores are).
+
+    A ``sift_bovw`` model gets a copy of the feature store's vocabulary beside its weights, so
+    that its directory alone re-encodes new faces with the words it was trained on.
+    """
+    if "sift_bovw" in stored_parts(feature_set):
+        target = paths.model_vocabulary(model)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(paths.SIFT_VOCABULARY, tmp)
+        log_wrote(target)
     card = ModelCard(
         **_common(model, paths.model_file(model)),
         kind="classical",

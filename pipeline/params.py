@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from features.names import FEATURE_SETS
+from features.names import FEATURE_SETS, STORED_SETS, stored_parts
 from models.cnn.names import ARCHITECTURES, MIN_CROP, TARGET_SCHEMES
 from models.names import MODEL_NAMES
 from pipeline import paths
@@ -119,9 +119,42 @@ class HogParams(_Section):
     cells_per_block: Annotated[int, Field(ge=1, le=6)]
 
 
+class LbpParams(_Section):
+    points: Annotated[int, Field(ge=1, le=24)]  # P: circle samples
+    radius: Annotated[float, Field(gt=0.0, le=8.0)]  # R: circle radius, pixels
+    method: Literal["uniform", "nri_uniform"]
+    grid: Annotated[int, Field(ge=1, le=24)]  # cells per side of the face
+    norm: Literal["l1", "sqrt"]
+
+
+class SiftParams(_Section):
+    step: Annotated[int, Field(ge=1, le=24)]  # dense keypoint spacing, pixels
+    size: Annotated[float, Field(gt=0.0, le=48.0)]  # OpenCV keypoint size (patch ~6 x size px)
+    words: Annotated[int, Field(ge=2, le=8192)]  # vocabulary size
+    pyramid: Annotated[list[Annotated[int, Field(ge=1, le=8)]], Field(min_length=1), Unique]
+    assignment: Literal["hard", "soft"]
+    soft_sigma: Annotated[float, Field(gt=0.0)]  # soft assignment's kernel width
+    power: Annotated[float, Field(gt=0.0, le=1.0)]  # histogram ** power, then norm
+    norm: Literal["l2", "none"]
+    vocabulary_images: Annotated[int, Field(ge=10)]  # training faces the k-means sees
+
+
+class HogMultiParams(_Section):
+    orientations: Annotated[int, Field(ge=1, le=36)]
+    pixels_per_cell: Annotated[
+        list[Annotated[int, Field(ge=2, le=24)]], Field(min_length=1), Unique
+    ]
+    cells_per_block: Annotated[int, Field(ge=1, le=6)]
+
+
 class FeatureParams(_Section):
+    # Stored sets the features stage builds; every model's and competency's set needs its parts.
+    sets: Annotated[list[Literal[STORED_SETS]], Field(min_length=1), Unique]
     hog: HogParams
     landmarks: LandmarkParams
+    lbp: LbpParams
+    sift: SiftParams
+    hog_multi: HogMultiParams
     n_jobs: Annotated[int, Field(ge=1, le=256)]
     batch_size: Annotated[int, Field(ge=64)]
 
@@ -471,6 +504,7 @@ class Params(_Section):
                     f"models.{name}.augmentation: got {model.augmentation!r}; expected "
                     f"{expected} (see augment.modes)"
                 )
+        problems += _feature_set_problems(self)
         problems += _cnn_problems(self.cnn, modes, self.data.labels)
         if self.data.labels == "ferplus" and self.data.source == "synthetic":
             problems.append(
@@ -480,6 +514,25 @@ class Params(_Section):
         if problems:
             raise PydanticCustomError("cross_field", "\n".join(problems))
         return self
+
+
+def _feature_set_problems(params: Params) -> list[str]:
+    """Every feature set a model or competency reads must be built by the features stage."""
+    built = set(params.features.sets)
+    wanted = [
+        (f"models.{name}.feature_set", model.feature_set)
+        for name, model in params.models.items()
+        if model.enabled
+    ] + [("competency.feature_sets", fs) for fs in params.competency.feature_sets]
+    problems = []
+    for key, feature_set in wanted:
+        missing = [part for part in stored_parts(feature_set) if part not in built]
+        if missing:
+            problems.append(
+                f"{key}: {feature_set} needs {', '.join(missing)}, which features.sets "
+                f"({', '.join(params.features.sets)}) does not build; add it there"
+            )
+    return problems
 
 
 def _describe(error: dict) -> str:

@@ -32,6 +32,7 @@ FEATURES_DIR = DATA_DIR / "features"
 EXTERNAL_DIR = DATA_DIR / "external"
 EXTERNAL_MANIFEST = EXTERNAL_DIR / "manifest.json"
 EXTERNAL_REJECTS = EXTERNAL_DIR / "rejects.csv"
+SIFT_VOCABULARY = FEATURES_DIR / "sift_vocabulary.npy"  # learnt on train (features.sets: sift_bovw)
 SPLITS = ("train", "dev", "test")
 
 # --- generated outputs ----------------------------------------------------------------------------
@@ -94,6 +95,11 @@ def model_dir(model: str) -> Path:
 def model_file(model: str) -> Path:
     """The fitted classical pipeline (joblib)."""
     return model_dir(model) / "model.joblib"
+
+
+def model_vocabulary(model: str) -> Path:
+    """A sift_bovw model's copy of the feature store's vocabulary (predict re-encodes with it)."""
+    return model_dir(model) / SIFT_VOCABULARY.name
 
 
 def cnn_weights(model: str) -> Path:
