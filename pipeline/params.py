@@ -314,7 +314,11 @@ def _cnn_problems(cnn: CnnParams, augment_modes: list[str]) -> list[str]:
 
 
 HaarCascade = Literal[
-    "frontalface_default", "frontalface_alt", "frontalface_alt2", "frontalface_alt_tree", "profileface"
+    "frontalface_default",
+    "frontalface_alt",
+    "frontalface_alt2",
+    "frontalface_alt_tree",
+    "profileface",
 ]
 
 
