@@ -59,7 +59,8 @@ def test_the_cascade_chain_finds_faces_the_frontal_cascade_misses(
     frames = [maker.compose(face) for face in real_faces[0][:200]]
     found = [match(frontal.detect(c.frame), c.box) is not None for c in frames]
     rescued = [
-        not f and match(chain.detect(c.frame), c.box) is not None for f, c in zip(found, frames, strict=True)
+        not hit and match(chain.detect(c.frame), c.box) is not None
+        for hit, c in zip(found, frames, strict=True)
     ]
     assert sum(rescued) >= 0.05 * len(frames)  # about 12% of pasted FER2013 test faces
 
