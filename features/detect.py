@@ -1,8 +1,11 @@
 """Face detection in whole images: OpenCV's Haar cascade or dlib's HOG frontal-face detector.
 
-- ``haar``: Viola & Jones' boosted cascade of Haar-like features (CVPR 2001) as OpenCV ships it,
-  ``haarcascade_frontalface_default.xml`` from ``cv2.data.haarcascades``; the reference real-time
-  FER systems use it.
+- ``haar``: Viola & Jones' boosted cascades of Haar-like features (CVPR 2001) as OpenCV ships
+  them in ``cv2.data.haarcascades``; the reference real-time FER systems use the frontal one
+  (``haarcascade_frontalface_default.xml``). Several cascades form a fallback chain: each is tried
+  in turn until one finds a face (the profile cascade on the image and on its mirror, since it
+  only finds faces turned one way), so a face the first misses costs more time, and one it finds
+  costs nothing extra.
 - ``dlib``: ``dlib.get_frontal_face_detector()``, HOG features with a linear SVM over an image
   pyramid (Dalal & Triggs, CVPR 2005; King, "Max-Margin Object Detection", 2015).
 
@@ -19,7 +22,15 @@ import cv2
 import numpy as np
 
 DETECTORS = ("haar", "dlib")
-HAAR_CASCADE = "haarcascade_frontalface_default.xml"
+# OpenCV's face cascades, by the name between ``haarcascade_`` and ``.xml``.
+HAAR_CASCADES = (
+    "frontalface_default",
+    "frontalface_alt",
+    "frontalface_alt2",
+    "frontalface_alt_tree",
+    "profileface",
+)
+_MIRRORED = ("profileface",)  # trained on faces turned one way: also run on the mirror image
 
 
 @dataclass(frozen=True)
@@ -48,12 +59,13 @@ class Box:
 @dataclass(frozen=True)
 class HaarSettings:
     """``cv2.CascadeClassifier.detectMultiScale`` arguments; ``min_size`` in pixels of the
-    original image."""
+    original image; ``cascades``: names from :data:`HAAR_CASCADES`, tried in this order."""
 
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 30
     detect_width: int = 320
+    cascades: tuple[str, ...] = ("frontalface_default", "frontalface_alt2", "profileface")
 
 
 @dataclass(frozen=True)
@@ -87,31 +99,58 @@ def _sorted(boxes: list[Box]) -> list[Box]:
 
 
 class HaarDetector:
-    """OpenCV's frontal-face Haar cascade."""
+    """OpenCV's Haar cascades, tried in the order of ``settings.cascades`` until one finds a face.
+
+    Raises
+    ------
+    ValueError
+        A cascade name is not one of :data:`HAAR_CASCADES`, or none is given.
+    """
 
     name = "haar"
 
     def __init__(self, settings: HaarSettings | None = None) -> None:
         self.settings = settings or HaarSettings()
+        unknown = [c for c in self.settings.cascades if c not in HAAR_CASCADES]
+        if unknown or not self.settings.cascades:
+            raise ValueError(
+                f"unknown Haar cascade(s) {unknown}; expected names from {', '.join(HAAR_CASCADES)}"
+            )
 
     @cached_property
-    def _cascade(self) -> cv2.CascadeClassifier:
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_CASCADE)
-        if cascade.empty():
-            raise RuntimeError(f"OpenCV could not load {cv2.data.haarcascades + HAAR_CASCADE}")
-        return cascade
+    def _cascades(self) -> list[tuple[str, cv2.CascadeClassifier]]:
+        loaded = []
+        for name in self.settings.cascades:
+            path = f"{cv2.data.haarcascades}haarcascade_{name}.xml"
+            cascade = cv2.CascadeClassifier(path)
+            if cascade.empty():
+                raise RuntimeError(f"OpenCV could not load {path}")
+            loaded.append((name, cascade))
+        return loaded
 
-    def detect(self, gray: np.ndarray) -> list[Box]:
-        """Faces in ``gray`` (uint8 (h, w)), largest first."""
-        small, factor = _shrink(_check_gray(gray), self.settings.detect_width)
-        side = max(1, round(self.settings.min_size / factor))
-        found = self._cascade.detectMultiScale(
+    def _run(self, cascade: cv2.CascadeClassifier, small: np.ndarray, side: int) -> np.ndarray:
+        found = cascade.detectMultiScale(
             small,
             scaleFactor=self.settings.scale_factor,
             minNeighbors=self.settings.min_neighbors,
             minSize=(side, side),
         )
-        return _sorted([_scaled(x, y, w, h, factor) for x, y, w, h in np.reshape(found, (-1, 4))])
+        return np.reshape(found, (-1, 4))
+
+    def detect(self, gray: np.ndarray) -> list[Box]:
+        """Faces in ``gray`` (uint8 (h, w)), largest first: those of the first cascade that
+        finds any."""
+        small, factor = _shrink(_check_gray(gray), self.settings.detect_width)
+        side = max(1, round(self.settings.min_size / factor))
+        for name, cascade in self._cascades:
+            found = self._run(cascade, small, side)
+            if not len(found) and name in _MIRRORED:
+                mirrored = self._run(cascade, np.ascontiguousarray(small[:, ::-1]), side)
+                found = mirrored.copy()
+                found[:, 0] = small.shape[1] - mirrored[:, 0] - mirrored[:, 2]
+            if len(found):
+                return _sorted([_scaled(x, y, w, h, factor) for x, y, w, h in found])
+        return []
 
 
 class DlibHogDetector:

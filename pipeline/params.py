@@ -427,12 +427,22 @@ def _cnn_problems(cnn: CnnParams, augment_modes: list[str], labels: str) -> list
 # --- applying a model (`ferbench predict`) -------------------------------------------------------
 
 
+HaarCascade = Literal[
+    "frontalface_default",
+    "frontalface_alt",
+    "frontalface_alt2",
+    "frontalface_alt_tree",
+    "profileface",
+]
+
+
 class HaarDetectParams(_Section):
     scale_factor: Annotated[float, Field(gt=1.0, le=2.0)]
     min_neighbors: Annotated[int, Field(ge=0, le=100)]
     min_size: Annotated[int, Field(ge=1)]  # pixels of the original image
     detect_width: Annotated[int, Field(ge=0)]  # detect on a copy at most this wide; 0 = full size
     margin: Annotated[float, Field(gt=-0.5, le=2.0)]  # crop margin, chosen on dev
+    cascades: Annotated[list[HaarCascade], Field(min_length=1)]  # tried in this order
 
 
 class DlibDetectParams(_Section):

@@ -146,7 +146,9 @@ class Settings:
             h, d = params.haar, params.dlib
             found = make_detector(
                 name,
-                HaarSettings(h.scale_factor, h.min_neighbors, h.min_size, h.detect_width),
+                HaarSettings(
+                    h.scale_factor, h.min_neighbors, h.min_size, h.detect_width, tuple(h.cascades)
+                ),
                 DlibSettings(d.upsample, d.detect_width),
             )
             margin = h.margin if name == "haar" else d.margin
