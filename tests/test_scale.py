@@ -97,7 +97,7 @@ def test_search_budget_scales_alike_for_the_stage_and_its_workers(workdir: Path)
     factor = scale.factor
     config = search.config_for(params, "lightgbm", scale)
     assert config.n_trials == math.ceil(40 * factor) < 40
-    assert config.timeout_s == pytest.approx(max(20.0, round(600 * factor, 1)))
+    assert config.timeout_s == pytest.approx(max(params.scale.min_seconds, round(600 * factor, 1)))
     assert config.decides["subsample"] == max(LEAST_ROWS, math.ceil(8000 * factor))
     as_written = search.config_for(params, "lightgbm")
     assert as_written.n_trials == 40 and as_written.decides["subsample"] == 8000
