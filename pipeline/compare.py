@@ -4,9 +4,10 @@ Each REV is a DVC experiment's name (``dvc exp run -n NAME``, or the name ``dvc 
 a git branch, tag or commit, or ``workspace`` (the files as they are now). From each it reads, as
 committed there (``git show REV:PATH``): ``params.yaml``, ``metrics/leaderboard.json``, every
 model's ``metrics/models/<model>.json`` and per-image test predictions
-(``results/plots/confusion/<model>.csv``), ``data/ingested/source.json`` and ``dvc.lock`` (the
-test table's hash). :mod:`reports.compare` builds the page: the parameters that differ, each
-model's metrics with intervals, and McNemar tests between experiments, per model.
+(``results/plots/confusion/<model>.csv``), ``dvc.lock`` (the test table's hash) and the data
+source (``data/ingested/source.json`` where committed, else the one the metrics records name).
+:mod:`reports.compare` builds the page: the parameters that differ, each model's metrics with
+intervals, and McNemar tests between experiments, per model.
 
 A DVC experiment is a commit under ``refs/exps/`` (``dvc exp run`` commits its parameters,
 metrics and plots there), so both kinds are read alike.
@@ -154,7 +155,9 @@ def load_experiment(rev: str, root: Path = Path(".")) -> Experiment:
                 raise DataError(str(exc)) from None
             if parsed is not None:
                 predictions[model] = parsed
+    # source.json is inside a DVC-cached folder, not in git: each metrics record names its data.
     source = read_at(commit, paths.SOURCE_FILE.as_posix(), root)
+    data = next((m.data for m in metrics.values()), None)
     return Experiment(
         name=rev,
         commit=commit,
@@ -162,7 +165,7 @@ def load_experiment(rev: str, root: Path = Path(".")) -> Experiment:
         metrics=metrics,
         predictions=predictions,
         test_md5=_test_md5(read_at(commit, paths.DVC_LOCK.as_posix(), root)),
-        source=None if source is None else _record(DataSource, source, f"{where}:source.json"),
+        source=data if source is None else _record(DataSource, source, f"{where}:source.json"),
     )
 
 
