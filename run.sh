@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command to set everything up and run a job:
-#   ./run.sh repro   create .venv, install the locked dependencies, run `dvc repro`
+#   ./run.sh repro   create .venv, install the locked dependencies, run `dvc repro`, then
+#                    `ferbench summary` (the report's path, the data, the top of the leaderboard)
 #   ./run.sh test    the same setup, then ruff and the test suite
 #   ./run.sh lock    regenerate requirements.lock from pyproject.toml (pip-tools)
 set -euo pipefail
@@ -23,7 +24,7 @@ case "${1:-}" in
     shift
     ferbench check          # every parameter, every model's hyper-parameters, before any work
     dvc repro "$@"
-    echo "Done. Metrics: dvc metrics show"
+    ferbench summary        # the report's path, the data (loudly when synthetic), the top models
     ;;
   test)
     setup

@@ -20,6 +20,16 @@ from fer_data.records import DataSource, Record
 Status = Literal["ok", "skipped", "disabled", "failed", "budget_exceeded"]
 
 
+class ScaleRecord(Record):
+    """How a stage scaled params.yaml's sizes and budgets to the data (pipeline/scale.py)."""
+
+    train_rows: int  # rows of the training split
+    reference_rows: int  # scale.reference_rows
+    by_data: bool  # scale.by_data
+    factor: float  # min(1, train_rows / reference_rows), or 1 when by_data is false
+    changed: dict[str, list[float]]  # params key -> [as written, as used], for changed values
+
+
 class ClassScores(Record):
     """Precision, recall, F1 (0-1) and support (rows) of one emotion class."""
 
@@ -116,6 +126,7 @@ class SearchRecord(Record):
     optuna_ms_per_trial: float | None = None
     sql_ms_per_trial: float | None = None
     sql_per_trial: float | None = None
+    scale: ScaleRecord | None = None  # n_trials, timeout_s, subsample scaled to the data
 
 
 class DevScores(Record):
@@ -171,6 +182,7 @@ class CnnTrainRecord(Record):
     best_dev_accuracy: float
     predict_ms_per_image: dict[str, float]  # ten_crop, center_crop
     dev: DevScores | None = None  # the saved weights on dev with predict's views (10-crop)
+    scale: ScaleRecord | None = None  # epochs scaled to the data
 
 
 class CompetencyCell(Record):
@@ -197,6 +209,7 @@ class CompetencyRecord(Record):
     params: dict[str, Any]  # the built-in defaults the cells were fitted with
     train_rows: int
     cells: list[CompetencyCell]
+    scale: ScaleRecord | None = None  # train_rows scaled to the data
 
 
 # --- a trained model's self-description (what `ferbench predict` reads) -------------------------

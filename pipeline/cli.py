@@ -1,9 +1,11 @@
 """``ferbench``: every DVC stage (``ferbench <stage>`` runs ``pipeline/stages/<stage>.py``), plus
 ``ferbench check``, which validates the whole of params.yaml, every model's hyper-parameters
 included, before a run (``./run.sh repro`` calls it first); ``ferbench predict``, which applies a
-trained model to images, folders, videos or a camera (:mod:`pipeline.predict`); and ``ferbench
+trained model to images, folders, videos or a camera (:mod:`pipeline.predict`); ``ferbench
 search-worker MODEL``, which runs trials of a model's search from another machine
-(:mod:`pipeline.search_worker`)."""
+(:mod:`pipeline.search_worker`); ``ferbench summary``, a finished run's report path, data and top
+models in the terminal (:mod:`pipeline.summary`); and ``ferbench compare REV REV...``, experiments
+or commits side by side on one HTML page (:mod:`pipeline.compare`)."""
 
 from __future__ import annotations
 
@@ -44,6 +46,14 @@ TOOLS: dict[str, tuple[str, str]] = {
         "pipeline.search_worker",
         "join MODEL's search study (shared storage) and run its trials from this machine",
     ),
+    "summary": (
+        "pipeline.summary",
+        "a finished run in the terminal: the report's path, the data, the top models",
+    ),
+    "compare": (
+        "pipeline.compare",
+        "experiments or commits side by side, with McNemar tests: one HTML page",
+    ),
 }
 
 
@@ -65,6 +75,8 @@ def check(argv: Sequence[str]) -> int:
 
 
 check.__doc__ = "validate params.yaml, every model's hyper-parameters included"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--params"] and len(argv) > 2:  # ferbench --params FILE <command> ...

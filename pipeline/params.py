@@ -339,6 +339,14 @@ class CompetencyParams(_Section):
     model_timeout_s: Seconds  # all of one model's cells, enforced
 
 
+class ScaleParams(_Section):
+    """How sizes and budgets set for FER2013 shrink on a smaller training split (scale.py)."""
+
+    by_data: bool  # false: every value as written, whatever the data's size
+    reference_rows: Annotated[int, Field(ge=1)]  # training rows from which nothing shrinks
+    min_seconds: Annotated[float, Field(gt=0.0)]  # no scaled time budget goes below this
+
+
 class ComputeParams(_Section):
     n_jobs: Annotated[int, Field(ge=1, le=256)]  # threads for LightGBM, XGBoost, RF, KNN
 
@@ -484,6 +492,7 @@ class Params(_Section):
     train: TrainParams
     evaluate: EvaluateParams
     competency: CompetencyParams
+    scale: ScaleParams
     cnn: CnnParams
     predict: PredictParams
     report: ReportParams

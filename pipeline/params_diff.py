@@ -15,11 +15,12 @@ from pipeline.params import Params, ParamsError, parse_params
 from reports.summary import ParamChange
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one mapping of dotted keys (``cnn.mini_xception.lr``) to leaf values."""
     if isinstance(node, dict) and node:
         out: dict[str, Any] = {}
         for key, value in node.items():
-            out |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+            out |= flatten(value, f"{prefix}.{key}" if prefix else str(key))
         return out
     return {prefix: node}
 
@@ -68,7 +69,7 @@ def baseline_params(
 
 def changed_params(params: Params, baseline: Params) -> list[ParamChange]:
     """Every parameter whose value differs from ``baseline``, by key."""
-    actual, default = _flatten(_resolved(params)), _flatten(_resolved(baseline))
+    actual, default = flatten(_resolved(params)), flatten(_resolved(baseline))
     changes = [
         ParamChange(key, value, default.get(key), key in default)
         for key, value in actual.items()

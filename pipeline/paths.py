@@ -48,6 +48,7 @@ COMPETENCY_TABLE = RESULTS_DIR / "competency.csv"
 REPORT_DIR = RESULTS_DIR / "report"
 REPORT_FILE = REPORT_DIR / "index.html"
 LEADERBOARD_FILE = METRICS_DIR / "leaderboard.json"
+COMPARE_FILE = RESULTS_DIR / "compare" / "index.html"  # `ferbench compare`'s default output
 
 # What a run rewrites: these never make the code differ from its commit.
 GENERATED = (DATA_DIR, ARTIFACTS_DIR, METRICS_DIR, RESULTS_DIR, DVC_LOCK)

@@ -25,7 +25,7 @@ from pipeline.declared import restrict
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params, ParamsError, load_params
 from pipeline.runner import USER_ERRORS, stage_parser
-from pipeline.stages.search import config_for, options_for, search_context
+from pipeline.stages.search import config_for, options_for, search_context, search_scale
 
 COMMAND = "search-worker"  # pipeline/cli.py's TOOLS entry
 
@@ -47,11 +47,12 @@ def run(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> 
             f"{key} is false: the search stage does not search {model}; set it to true "
             "(the same params.yaml on every machine)"
         )
-    config = config_for(params, model)
+    scale = search_scale(params, model, features_dir)  # the stage's: the same study
+    config = config_for(params, model, scale)
     if config.storage and config.storage.startswith("sqlite:///"):
         paths.search_dir(model).mkdir(parents=True, exist_ok=True)  # the default {dir}
     base = get_spec(model).resolve(cfg.params)
-    context = search_context(params, model, features_dir)
+    context = search_context(params, model, features_dir, scale)
     return run_search(
         model, base, options_for(params, model), context, config, get_logger(), role="worker"
     )

@@ -49,6 +49,27 @@ def write_predictions(
     return path
 
 
+def parse_predictions(frame: pd.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``actual`` and ``predicted`` class codes of a predictions file read as ``frame``.
+
+    For files read outside the workspace (another commit's, ``ferbench compare``), where there is
+    no test table to align with: two int64 arrays of shape (n,) in the file's row order, or None
+    for a failed model's empty file. ``where`` names the file in errors.
+
+    Raises
+    ------
+    AlignmentError
+        A column is missing or holds an unknown emotion name.
+    """
+    if frame.empty:
+        return None
+    missing = {"actual", "predicted"} - set(frame.columns)
+    if missing:
+        raise AlignmentError(f"{where}: no {', '.join(sorted(missing))} column")
+    path = Path(where)
+    return _codes(frame["actual"], path, "actual"), _codes(frame["predicted"], path, "predicted")
+
+
 def read_predictions(
     path: Path,
     labels: np.ndarray,

@@ -29,9 +29,15 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# Tests run stages on small samples with the sizes they name: scaling to the data
+# (pipeline/scale.py) is off unless a test sets scale.by_data itself.
+AS_WRITTEN = {"scale": {"by_data": False}}
+
+
 def merged_raw(update: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The repository's params.yaml with the nested mapping ``update`` merged into it."""
-    return _merge(repo_raw_params(), update or {})
+    """The repository's params.yaml with the nested mapping ``update`` merged into it (and
+    scale.by_data false unless ``update`` sets it)."""
+    return _merge(_merge(repo_raw_params(), AS_WRITTEN), update or {})
 
 
 def repo_params(update: dict[str, Any] | None = None) -> Params:
@@ -43,9 +49,10 @@ def make_params(tmp_path: Path, overrides: dict | None = None) -> Params:
     """The repository's params.yaml with dotted ``overrides`` set, written to ``tmp_path``.
 
     Each override replaces the value at its key (a mapping replaces the whole section: name
-    single keys, ``cnn.vgg.epochs``, to keep the rest of a section).
+    single keys, ``cnn.vgg.epochs``, to keep the rest of a section). Scaling to the data is off
+    (``scale.by_data: false``) unless an override sets it.
     """
-    raw = repo_raw_params()
+    raw = _merge(repo_raw_params(), AS_WRITTEN)  # scale.by_data false unless overridden
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")

@@ -54,6 +54,7 @@ from pipeline.cards import write_cnn_card
 from pipeline.external_scoring import cnn_external
 from pipeline.params import CnnArchParams, Params
 from pipeline.runner import run_stage
+from pipeline.scale import Scale, count_rows, data_scale
 from reports.predictions import write_predictions
 
 
@@ -174,9 +175,20 @@ def ten_crop_labels(
     return logits.argmax(dim=1).numpy().astype(np.int64)
 
 
+def recipe_settings(params: Params, arch: str) -> tuple[dict, Scale]:
+    """``cnn.<arch>`` with its epochs scaled to the training split (:mod:`pipeline.scale`)."""
+    cfg = getattr(params.cnn, arch)
+    scale = data_scale(params.scale, count_rows(paths.ingested("train")))
+    settings = cfg.model_dump()
+    for key in ("epochs", "finetune_epochs"):
+        settings[key] = scale.count(f"cnn.{arch}.{key}", settings[key])
+    return settings, scale
+
+
 def train_net(
-    params: Params, arch: str, data: StageData, runtime: Runtime
+    params: Params, arch: str, data: StageData, runtime: Runtime, settings: dict
 ) -> tuple[torch.nn.Module, FitResult]:
+    """Train ``arch`` with ``settings`` (:func:`recipe_settings`)."""
     cfg = getattr(params.cnn, arch)
     torch.manual_seed(params.seed)
     n_classes = len(data.classes)
@@ -189,15 +201,15 @@ def train_net(
         len(data.train),
         len(data.dev),
         len(data.test),
-        cfg.epochs,
-        cfg.finetune_epochs,
+        settings["epochs"],
+        settings["finetune_epochs"],
     )
     labels = data.tables["train"].emotion.astype(np.int64)
     weights = class_weights(labels, n_classes) if cfg.class_weights == "balanced" else None
-    key = data.fingerprint({"arch": arch, "seed": params.seed, "cnn": cfg.model_dump()})
+    key = data.fingerprint({"arch": arch, "seed": params.seed, "cnn": settings})
     result = fit(
         net,
-        Recipe.from_mapping(cfg.model_dump()),
+        Recipe.from_mapping(settings),
         data.train,
         data.dev,
         data.norm,
@@ -213,7 +225,12 @@ def train_net(
 
 
 def dev_score(
-    net: torch.nn.Module, data: StageData, cfg: CnnArchParams, runtime: Runtime, batch: int
+    net: torch.nn.Module,
+    data: StageData,
+    cfg: CnnArchParams,
+    runtime: Runtime,
+    batch: int,
+    finetune_epochs: int,
 ) -> DevScores:
     """The saved weights on dev, with the views ``ferbench predict`` uses by default (10-crop).
 
@@ -222,8 +239,8 @@ def dev_score(
     logits = predict_logits(net, data.dev.images, cfg.crop, data.norm, runtime, batch, True)
     y_pred = logits.argmax(dim=1).numpy()
     fitted_on = "train (dev-chosen epoch)"
-    if cfg.finetune_epochs:
-        fitted_on += f", then fine-tuned on train + dev for {cfg.finetune_epochs} epochs"
+    if finetune_epochs:
+        fitted_on += f", then fine-tuned on train + dev for {finetune_epochs} epochs"
     return DevScores(**dev_scores(data.dev.labels.cpu().numpy(), y_pred), fitted_on=fitted_on)
 
 
@@ -234,8 +251,10 @@ def run(params: Params, arch: str) -> ModelMetrics:
     )
     paths.model_dir(name).mkdir(parents=True, exist_ok=True)
     paths.model_card(name).unlink(missing_ok=True)  # a card names a finished model
+    settings, scale = recipe_settings(params, arch)
+    get_logger().info("cnn %s: %s", arch, scale.describe())
     data = StageData.load(cfg.augmentation, runtime.device, cfg.targets, f"cnn.{arch}")
-    net, result = train_net(params, arch, data, runtime)
+    net, result = train_net(params, arch, data, runtime, settings)
     model_bytes = save_model(paths.cnn_weights(name), net, arch, cfg.crop, data.norm)
     write_history(arch, result.history)
 
@@ -246,7 +265,7 @@ def run(params: Params, arch: str) -> ModelMetrics:
     center_pred, center_ms = timed_predictions(net, data, cfg.crop, runtime, batch, ten=False)
     described = {
         "arch": arch,
-        **cfg.model_dump(),
+        **settings,
         "n_parameters": count_parameters(net),
         "device": runtime.describe(),
         "label_source": data.tables["train"].label_source,
@@ -281,7 +300,8 @@ def run(params: Params, arch: str) -> ModelMetrics:
         best_epoch=result.best_epoch,
         best_dev_accuracy=result.best_dev_accuracy,
         predict_ms_per_image={"ten_crop": ten_ms, "center_crop": center_ms},
-        dev=dev_score(net, data, cfg, runtime, batch),
+        dev=dev_score(net, data, cfg, runtime, batch, settings["finetune_epochs"]),
+        scale=scale.record(),
     )
     log_wrote(record.write(paths.train_record(name)))
     spec = CnnSpec(

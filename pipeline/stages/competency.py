@@ -2,7 +2,8 @@
 
 Fits the model with its built-in, untuned defaults (``DEFAULTS`` in ``models/<model>.py``, not the
 values chosen on dev in params.yaml, so the table compares feature sets, not tuning) on a
-stratified subsample of ``competency.train_rows`` training rows of each feature set in
+stratified subsample of ``competency.train_rows`` training rows (scaled to the data:
+:mod:`pipeline.scale`) of each feature set in
 ``competency.feature_sets`` and scores it on test, writing ``results/competency/<model>.json``.
 Each cell runs in a child process killed at ``cell_timeout_s`` (and all of a model's cells
 within ``model_timeout_s``); a failed or timed-out cell is recorded with its status.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 
-from features.store import load_xy
+from features.store import load_rows, load_xy
 from fer_data.logs import get_logger, log_wrote, stage
 from fer_data.records import DataSource
 from models import tasks
@@ -29,6 +30,7 @@ from pipeline import paths
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params
 from pipeline.runner import run_stage
+from pipeline.scale import LEAST_ROWS, data_scale
 
 
 def _cell(
@@ -38,10 +40,11 @@ def _cell(
     worker: BudgetWorker,
     timeout: float,
     classes: list[str],
+    train_rows: int,
 ) -> CompetencyCell:
     cfg = params.models[model]
     x, y, _ = load_xy(paths.FEATURES_DIR, "train", feature_set)
-    keep = stratified_subsample(y, params.competency.train_rows, params.seed)
+    keep = stratified_subsample(y, train_rows, params.seed)
     x_test, y_test, rows = load_xy(paths.FEATURES_DIR, "test", feature_set)
     options = BuildOptions(
         feature_set, cfg.accelerate, params.compute.n_jobs, params.seed, len(classes)
@@ -78,12 +81,16 @@ def _cell(
 
 def run(params: Params, model: str) -> CompetencyRecord:
     cfg, budget = params.models[model], params.competency
+    scale = data_scale(params.scale, len(load_rows(paths.FEATURES_DIR, "train")))
+    train_rows = scale.count("competency.train_rows", budget.train_rows, least=LEAST_ROWS)
+    get_logger().info("competency %s: %s", model, scale.describe())
     record = CompetencyRecord(
         data=DataSource.read(paths.SOURCE_FILE),
         model=model,
         params=dict(get_spec(model).defaults),
-        train_rows=budget.train_rows,
+        train_rows=train_rows,
         cells=[],
+        scale=scale.record(),
     )
     if not cfg.enabled:
         record.cells = [
@@ -104,7 +111,9 @@ def run(params: Params, model: str) -> CompetencyRecord:
                         "!!! competency %s on %s: %s", model, feature_set, cell.error
                     )
                 else:
-                    cell = _cell(params, model, feature_set, worker, timeout, record.data.classes)
+                    cell = _cell(
+                        params, model, feature_set, worker, timeout, record.data.classes, train_rows
+                    )
                 get_logger().info(
                     "competency %s on %s: %s %s", model, feature_set, cell.status, cell.accuracy
                 )

@@ -83,15 +83,22 @@ def load(params: Params) -> RunInputs:
             not_run.append(name)
         else:
             models.append(run)
+    competency = _csv(paths.COMPETENCY_TABLE)
+    # The rows the cells used: competency.train_rows, scaled to the data (pipeline/scale.py).
+    used_rows = None if competency is None else competency.get("train_rows")
     return RunInputs(
         ingest=_json(paths.stage_metrics("ingest")),
         augment=AugmentMetrics.read_optional(paths.stage_metrics("augment")),
         features=FeatureMetrics.read_optional(paths.stage_metrics("features")),
         models=models,
         not_run=not_run,
-        competency=_csv(paths.COMPETENCY_TABLE),
+        competency=competency,
         competency_sets=list(params.competency.feature_sets),
-        competency_rows=params.competency.train_rows,
+        competency_rows=(
+            int(used_rows.max())
+            if used_rows is not None and used_rows.notna().any()
+            else params.competency.train_rows
+        ),
         test=test,
     )
 

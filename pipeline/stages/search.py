@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.store import load_xy
+from features.store import load_rows, load_xy
 from fer_data.atomic import write_text
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from models.data import training_data
@@ -35,15 +35,33 @@ from pipeline import paths
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import STORAGE_ENV, Params, ParamsError, storage_problems
 from pipeline.runner import run_stage
+from pipeline.scale import LEAST_ROWS, Scale, data_scale
+
+
+def search_scale(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> Scale:
+    """The model's search budget scaled to the training split (:mod:`pipeline.scale`); the
+    stage and every ``ferbench search-worker`` compute the same, so they join one study."""
+    search = params.models[model].search
+    scale = data_scale(params.scale, len(load_rows(features_dir, "train")))
+    key = f"models.{model}.search"
+    scale.count(f"{key}.n_trials", search.n_trials)
+    scale.seconds(f"{key}.timeout_s", search.timeout_s)
+    scale.count(f"{key}.subsample", search.subsample, least=LEAST_ROWS)
+    return scale
+
+
+def _used(scale: Scale | None, key: str, written: float) -> float:
+    return written if scale is None else scale.changed.get(key, [written, written])[1]
 
 
 def search_context(
-    params: Params, model: str, features_dir: Path = paths.FEATURES_DIR
+    params: Params, model: str, features_dir: Path = paths.FEATURES_DIR, scale: Scale | None = None
 ) -> dict[str, np.ndarray | list]:
     """Training rows (subsampled) and either the dev split or k folds of the training rows."""
     cfg = params.models[model]
+    subsample = int(_used(scale, f"models.{model}.search.subsample", cfg.search.subsample))
     x, y, groups = training_data(features_dir, cfg.feature_set, cfg.augmentation)
-    keep = stratified_subsample(y, cfg.search.subsample, params.seed, groups)
+    keep = stratified_subsample(y, subsample, params.seed, groups)
     x, y, groups = x[keep], y[keep], groups[keep]
     log_read(features_dir / "train", f"{len(y)} rows of {cfg.feature_set} ({cfg.augmentation})")
     if params.search.cv_folds > 1:
@@ -73,13 +91,16 @@ def storage_url(params: Params, model: str) -> str:
     return url.replace("{dir}", paths.search_dir(model).as_posix())
 
 
-def config_for(params: Params, model: str) -> SearchConfig:
+def config_for(params: Params, model: str, scale: Scale | None = None) -> SearchConfig:
+    """The search's settings; ``scale`` (:func:`search_scale`; None: as written) sets its
+    ``n_trials``, ``timeout_s`` and ``subsample``."""
     cfg = params.models[model]
     search = params.search
+    key = f"models.{model}.search"
     return SearchConfig(
         method=cfg.search.method,
-        n_trials=cfg.search.n_trials,
-        timeout_s=cfg.search.timeout_s,
+        n_trials=int(_used(scale, f"{key}.n_trials", cfg.search.n_trials)),
+        timeout_s=_used(scale, f"{key}.timeout_s", cfg.search.timeout_s),
         trial_timeout_s=cfg.search.trial_timeout_s,
         grid=cfg.search.grid,
         space={name: dist.model_dump() for name, dist in cfg.search.space.items()},
@@ -94,7 +115,7 @@ def config_for(params: Params, model: str) -> SearchConfig:
         retry_s=search.retry_s,
         decides={
             "augmentation": cfg.augmentation,
-            "subsample": cfg.search.subsample,
+            "subsample": int(_used(scale, f"{key}.subsample", cfg.search.subsample)),
             "cv_folds": search.cv_folds,
         },
     )
@@ -126,8 +147,10 @@ def run(params: Params, model: str) -> SearchRecord:
         )
         write_text(paths.trials(model), "")
     else:
-        config = config_for(params, model)
-        context = search_context(params, model)
+        scale = search_scale(params, model)
+        log.info("search %s: %s", model, scale.describe())
+        config = config_for(params, model, scale)
+        context = search_context(params, model, scale=scale)
         result = run_search(model, base, options_for(params, model), context, config, log)
         write_text(paths.trials(model), result.trials.to_csv(index=False))
         log_wrote(paths.trials(model), f"{len(result.trials)} trials of study {result.study}")
@@ -151,6 +174,7 @@ def run(params: Params, model: str) -> SearchRecord:
             optuna_ms_per_trial=_rounded(result.optuna_ms_per_trial),
             sql_ms_per_trial=_rounded(result.sql_ms_per_trial),
             sql_per_trial=_rounded(result.sql_per_trial),
+            scale=scale.record(),
         )
         if result.status != "ok":
             log.error(
