@@ -101,6 +101,20 @@ def read_at(commit: str, path: str, root: Path = Path(".")) -> str | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
+def read_output(commit: str, path: str, root: Path = Path(".")) -> str | None:
+    """A DVC-cached output ``path`` as it was at ``commit``, from the local DVC cache (what
+    ``dvc exp run`` and ``dvc repro`` put there); where it is not cached, as committed to git
+    (the layout of older runs). None where it is in neither."""
+    if commit != WORKSPACE:
+        import dvc.api  # here only: importing DVC takes seconds
+
+        try:
+            return dvc.api.read(path, repo=str(root), rev=commit, encoding="utf-8")
+        except Exception:
+            pass
+    return read_at(commit, path, root)
+
+
 def _test_md5(lock_text: str | None) -> str | None:
     """``data/ingested/test.feather``'s hash in a ``dvc.lock`` (any stage that reads it)."""
     if not lock_text:
@@ -135,7 +149,7 @@ def load_experiment(rev: str, root: Path = Path(".")) -> Experiment:
     if board is None:
         raise DataError(
             f"{where}: no results: {paths.LEADERBOARD_FILE} is not there (run the pipeline: "
-            "dvc exp run, or dvc repro and commit metrics/ and results/plots/)"
+            "dvc exp run, or dvc repro and commit metrics/ and dvc.lock)"
         )
     raw_params = yaml.safe_load(read_at(commit, paths.PARAMS_FILE.as_posix(), root) or "") or {}
     metrics: dict[str, ModelMetrics] = {}
@@ -147,7 +161,7 @@ def load_experiment(rev: str, root: Path = Path(".")) -> Experiment:
             continue
         metrics[model] = _record(ModelMetrics, text, f"{where}:{path}")
         csv_path = paths.confusion(model).as_posix()
-        csv = read_at(commit, csv_path, root)
+        csv = read_output(commit, csv_path, root)
         if csv:
             try:
                 parsed = parse_predictions(pd.read_csv(io.StringIO(csv)), f"{where}:{csv_path}")

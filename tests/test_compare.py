@@ -184,3 +184,41 @@ def test_the_page_renders_in_headless_chromium(page, tmp_path: Path) -> None:
     rendered = Dom(dumped.stdout)
     assert rendered.root.find("html").attrs.get("data-report-ready") == "1"
     assert len(rendered.root.find("table", id="mcnemar").find("tbody").find_all("tr")) == 2
+
+
+def test_predictions_are_read_from_the_dvc_cache_at_each_revision(tmp_path: Path) -> None:
+    """Per-image predictions are DVC-cached outputs, git-ignored (they hold test labels): compare
+    reads each revision's copy from the local DVC cache."""
+    import os
+    import sys
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    env = os.environ | {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    dvc = [sys.executable, "-m", "dvc"]
+
+    def run(*cmd: str) -> None:
+        subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
+
+    run("git", "init", "-q")
+    run(*dvc, "init", "-q")
+    csv = root / paths.confusion("knn")
+    csv.parent.mkdir(parents=True)
+    commits = []
+    for text in ("actual,predicted\n1,1\n", "actual,predicted\n1,2\n"):
+        csv.write_text(text)
+        run(*dvc, "add", "-q", csv.relative_to(root).as_posix())
+        run("git", "add", "-A")
+        run("git", "commit", "-qm", text)
+        commits.append(compare.resolve("HEAD", root))
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
+    assert csv.relative_to(root).as_posix() not in tracked.stdout.splitlines()
+    path = paths.confusion("knn").as_posix()
+    assert compare.read_output(commits[0], path, root) == "actual,predicted\n1,1\n"
+    assert compare.read_output(commits[1], path, root) == "actual,predicted\n1,2\n"
+    assert compare.read_output(commits[0], "results/plots/confusion/none.csv", root) is None
