@@ -164,7 +164,11 @@ def load_experiment(rev: str, root: Path = Path(".")) -> Experiment:
         csv = read_output(commit, csv_path, root)
         if csv:
             try:
-                parsed = parse_predictions(pd.read_csv(io.StringIO(csv)), f"{where}:{csv_path}")
+                parsed = parse_predictions(
+                    pd.read_csv(io.StringIO(csv)),
+                    f"{where}:{csv_path}",
+                    metrics[model].data.classes,
+                )
             except AlignmentError as exc:
                 raise DataError(str(exc)) from None
             if parsed is not None:

@@ -49,12 +49,15 @@ def write_predictions(
     return path
 
 
-def parse_predictions(frame: pd.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray] | None:
+def parse_predictions(
+    frame: pd.DataFrame, where: str, classes: Sequence[str] = EMOTIONS
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The ``actual`` and ``predicted`` class codes of a predictions file read as ``frame``.
 
     For files read outside the workspace (another commit's, ``ferbench compare``), where there is
     no test table to align with: two int64 arrays of shape (n,) in the file's row order, or None
-    for a failed model's empty file. ``where`` names the file in errors.
+    for a failed model's empty file. ``where`` names the file in errors; ``classes`` are the
+    label space's names in code order (the run's ``DataSource.classes``).
 
     Raises
     ------
@@ -67,7 +70,10 @@ def parse_predictions(frame: pd.DataFrame, where: str) -> tuple[np.ndarray, np.n
     if missing:
         raise AlignmentError(f"{where}: no {', '.join(sorted(missing))} column")
     path = Path(where)
-    return _codes(frame["actual"], path, "actual"), _codes(frame["predicted"], path, "predicted")
+    return (
+        _codes(frame["actual"], path, "actual", classes),
+        _codes(frame["predicted"], path, "predicted", classes),
+    )
 
 
 def read_predictions(
