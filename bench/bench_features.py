@@ -32,7 +32,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from features.names import STORED_SETS, stored_parts  # noqa: E402
+from features.names import FEATURE_SETS, STORED_SETS, stored_parts  # noqa: E402
 from features.sets import compute_set  # noqa: E402
 from features.sift import learn_vocabulary  # noqa: E402
 from fer_data.fer_csv import read_fer2013  # noqa: E402
@@ -44,16 +44,8 @@ from pipeline.stages.features import bovw_config, feature_config  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared/data/fer2013/fer2013.csv.gz"
 EXTRACTED = ("hog", "landmarks", "lbp", "sift_bovw", "hog_multi")
-SCORED = (
-    "hog",
-    "hog_landmarks",
-    "lbp",
-    "lbp_landmarks",
-    "sift_bovw",
-    "sift_bovw_landmarks",
-    "hog_multi",
-    "hog_multi_landmarks",
-)
+# Every appearance set and its landmark composite (pixels and landmarks alone are not scored).
+SCORED = tuple(s for s in FEATURE_SETS if s not in ("pixels", "landmarks"))
 
 
 def load() -> str:

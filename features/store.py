@@ -216,7 +216,7 @@ def load_xy(
     X : ndarray of shape (n, d), float32
         Features, as :func:`load_features`.
     y : ndarray of shape (n,), int64
-        Emotion labels 0-6.
+        Class codes (0 to n_classes - 1: 7 FER2013 emotions or 8 FER+ classes).
     rows : pandas.DataFrame of n rows
         The split's keys, as :func:`load_rows`.
 
@@ -255,7 +255,7 @@ def load_training_xy(
     X : ndarray of shape (n, d), float32
         Training features, then the augmented copies' (n = n_train + n_aug).
     y : ndarray of shape (n,), int64
-        Emotion labels 0-6.
+        Class codes (0 to n_classes - 1: 7 FER2013 emotions or 8 FER+ classes).
     rows : pandas.DataFrame of n rows
         Keys in the same order, with a fresh 0..n-1 index.
 

@@ -75,7 +75,7 @@ def dev_split(emotion: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
     Parameters
     ----------
     emotion : ndarray of shape (n,), non-negative int
-        Class label (0-6) of each training row.
+        Class code of each training row.
     fraction : float
         Share of the rows that goes to dev, in (0, 1).
     seed : int

@@ -43,7 +43,7 @@ def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
     -------
     sklearn.pipeline.Pipeline
         One step, ``adaboost`` (scikit-learn ``AdaBoostClassifier``); ``fit`` takes X of shape
-        (n, d) and labels 0-6 of shape (n,).
+        (n, d) and class codes of shape (n,).
 
     Raises
     ------

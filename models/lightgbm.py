@@ -93,7 +93,7 @@ def fit_iterative(
     x : ndarray of shape (n, d), float32
         Training features.
     y : ndarray of shape (n,), int
-        Training labels 0-6.
+        Training class codes (0 to n_classes - 1).
     x_val : ndarray of shape (m, d), float32
         Validation features, passed to LightGBM as its evaluation set.
     y_val : ndarray of shape (m,), int

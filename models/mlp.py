@@ -128,7 +128,7 @@ def fit_iterative(
     x : ndarray of shape (n, d), float32
         Training features.
     y : ndarray of shape (n,), int
-        Training labels 0-6.
+        Training class codes (0 to n_classes - 1).
     x_val, y_val : ndarray
         Not used (the signature is :data:`models.spec.IterativeFit`'s): the score reported is
         the one on the MLP's own ``validation_fraction`` of ``x``.

@@ -238,7 +238,7 @@ class ClassicalPredictor(Predictor):
             labels, scores = estimator.predict(x), estimator.predict_proba(x)
         else:
             labels, scores = estimator.predict(x), estimator.decision_function(x)
-        # Labels are the class codes (0-6); a class absent from training has no column: its
+        # Labels are the class codes; a class absent from training has no column: its
         # probability is 0, its decision value undefined (NaN).
         full = np.full(
             (len(x), len(self.classes)), 0.0 if self.score_kind == "probability" else np.nan

@@ -61,7 +61,7 @@ def build_model(name: str, params: Mapping[str, Any], options: BuildOptions) -> 
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Unfitted; ``fit`` takes X of shape (n, d) and labels 0-6 of shape (n,).
+        Unfitted; ``fit`` takes X of shape (n, d) and class codes of shape (n,).
 
     Raises
     ------

@@ -161,7 +161,7 @@ def fit_predict(
     x : ndarray of shape (n, d), float32
         Training features.
     y : ndarray of shape (n,), int
-        Training labels 0-6.
+        Training class codes (0 to n_classes - 1).
     x_test : ndarray of shape (m, d), float32
         Features to predict.
 
