@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests import pg_helpers
+from tests.models_helpers import copy_store, session_store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FER2013_GZ = Path(
@@ -97,3 +98,16 @@ def pg_server() -> pg_helpers.PgServer:
 def pg_url(pg_server: pg_helpers.PgServer) -> str:
     """A fresh, empty database on the session's server: its URL (psycopg 3, with password)."""
     return pg_server.database()
+
+
+@pytest.fixture()
+def store_workdir(
+    fer2013_frame: pd.DataFrame,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A fresh working directory holding a copy of the session's tiny store (the current one)."""
+    copy_store(session_store(fer2013_frame, tmp_path_factory), tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

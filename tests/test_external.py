@@ -34,7 +34,6 @@ from tests.external_helpers import (
     write_image_folder,
     write_subject_csv,
 )
-from tests.models_helpers import copy_store, session_store
 from tests.stage_helpers import make_params, stage_run
 
 GNB = {
@@ -57,17 +56,8 @@ def sets(fer2013_frame, tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
 
 
-@pytest.fixture()
-def workdir(
-    fer2013_frame, tmp_path_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    copy_store(session_store(fer2013_frame, tmp_path_factory), tmp_path)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def test_the_external_stage_maps_labels_and_counts_every_reject(workdir: Path, sets) -> None:
-    params = make_params(workdir, {"evaluate.external": sets["params"]})
+def test_the_external_stage_maps_labels_and_counts_every_reject(store_workdir: Path, sets) -> None:
+    params = make_params(store_workdir, {"evaluate.external": sets["params"]})
     manifest = stage_run(external, params)["sets"]
     folder, csv = manifest["folder_set"], manifest["subject_set"]
 
@@ -91,37 +81,39 @@ def test_the_external_stage_maps_labels_and_counts_every_reject(workdir: Path, s
     assert len(table) == csv["images"] and table.images.dtype == np.uint8
     assert set(table.emotion) == {*EMOTIONS, "Contempt"}
     assert table.label[table.emotion == "Happy"].tolist() == ["3"] * csv["classes"]["Happy"]
-    rejects = (workdir / paths.EXTERNAL_REJECTS).read_text().splitlines()
+    rejects = (store_workdir / paths.EXTERNAL_REJECTS).read_text().splitlines()
     assert len(rejects) == 1 + 3 and rejects[0].startswith("set,file,line")
 
 
-def test_archives_and_null_mapped_labels(workdir: Path, sets) -> None:
+def test_archives_and_null_mapped_labels(store_workdir: Path, sets) -> None:
     root, params = sets["root"], sets["params"]
-    shutil.make_archive(str(workdir / "folder"), "zip", root / "folder")
-    with tarfile.open(workdir / "subjects.tgz", "w:gz") as tar:
+    shutil.make_archive(str(store_workdir / "folder"), "zip", root / "folder")
+    with tarfile.open(store_workdir / "subjects.tgz", "w:gz") as tar:
         tar.add(root / "subjects.csv", arcname="release/subjects.csv")
     folder_map = {**FOLDER_MAP, "disgust": None}  # null: dropped by the stage, counted
     changed = {
         "folder_set": {**params["folder_set"], "path": "folder.zip", "label_map": folder_map},
         "subject_set": {**params["subject_set"], "path": "subjects.tgz"},
     }
-    manifest = stage_run(external, make_params(workdir, {"evaluate.external": changed}))["sets"]
+    manifest = stage_run(external, make_params(store_workdir, {"evaluate.external": changed}))[
+        "sets"
+    ]
     folder, csv = manifest["folder_set"], manifest["subject_set"]
     assert folder["reader"] == "archive/image_folder" and csv["reader"] == "archive/csv"
     assert csv["notes"]["member"] == "release/subjects.csv"
     assert folder["dropped_by_label_map"] == {"disgust": 16} and "Disgust" not in folder["classes"]
     assert folder["images"] == sets["folder"]["faces"] - 16 and folder["rejected"] == 2
     assert csv["images"] == sets["csv"]["faces"] and csv["rejected"] == 1
-    rejects = (workdir / paths.EXTERNAL_REJECTS).read_text()
+    rejects = (store_workdir / paths.EXTERNAL_REJECTS).read_text()
     assert "folder.zip [anger/broken.png]" in rejects
 
 
-def test_subjects_from_image_file_names(workdir: Path, sets) -> None:
-    folder = workdir / "folder"
+def test_subjects_from_image_file_names(store_workdir: Path, sets) -> None:
+    folder = store_workdir / "folder"
     shutil.copytree(sets["root"] / "folder", folder)
     Image.fromarray(np.zeros((48, 48), np.uint8) + 90).save(folder / "fear" / "anonymous.png")
     cfg = {**sets["params"]["folder_set"], "path": str(folder), "subject_pattern": SUBJECT_PATTERN}
-    manifest = stage_run(external, make_params(workdir, {"evaluate.external": {"ck": cfg}}))
+    manifest = stage_run(external, make_params(store_workdir, {"evaluate.external": {"ck": cfg}}))
     found = manifest["sets"]["ck"]
     assert found["subjects"] == FOLDER_SUBJECTS
     assert found["images"] == sets["folder"]["faces"] and found["rejected"] == 3
@@ -132,9 +124,9 @@ def test_subjects_from_image_file_names(workdir: Path, sets) -> None:
 
 
 def test_a_model_scores_every_set_with_contempt_dropped_and_subjects_resampled(
-    workdir: Path, sets
+    store_workdir: Path, sets
 ) -> None:
-    params = make_params(workdir, {**GNB, "evaluate.external": sets["params"]})
+    params = make_params(store_workdir, {**GNB, "evaluate.external": sets["params"]})
     stage_run(external, params)
     stage_run(search, params, "gnb")
     stage_run(train, params, "gnb")
@@ -188,8 +180,8 @@ def _predictions_from_test(y_true: np.ndarray, confusion: list[list[int]]) -> np
     return predicted
 
 
-def test_no_external_set_writes_an_empty_manifest_and_no_scores(workdir: Path) -> None:
-    params = make_params(workdir, {**GNB, "evaluate.external": {}})
+def test_no_external_set_writes_an_empty_manifest_and_no_scores(store_workdir: Path) -> None:
+    params = make_params(store_workdir, {**GNB, "evaluate.external": {}})
     stale = paths.external_set("old")
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"left by an earlier run")
@@ -228,11 +220,11 @@ def test_no_external_set_writes_an_empty_manifest_and_no_scores(workdir: Path) -
     ],
 )
 def test_a_bad_set_is_exit_2_with_one_line_naming_its_key(
-    workdir: Path, sets, change: dict, expected: str, caplog: pytest.LogCaptureFixture
+    store_workdir: Path, sets, change: dict, expected: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = sets["params"]["folder_set"]
-    shutil.copy(sets["root"] / "subjects.csv", workdir / "subjects.csv")
-    make_params(workdir, {"evaluate.external": {"folder_set": {**good, **change}}})
+    shutil.copy(sets["root"] / "subjects.csv", store_workdir / "subjects.csv")
+    make_params(store_workdir, {"evaluate.external": {"folder_set": {**good, **change}}})
     logger = get_logger()
     logger.addHandler(caplog.handler)  # ferbench's logger does not propagate to the root
     try:
@@ -245,23 +237,25 @@ def test_a_bad_set_is_exit_2_with_one_line_naming_its_key(
     assert not paths.EXTERNAL_MANIFEST.exists()  # nothing written
 
 
-def test_set_names_and_label_maps_are_checked_with_the_params(workdir: Path, sets) -> None:
+def test_set_names_and_label_maps_are_checked_with_the_params(store_workdir: Path, sets) -> None:
     good = sets["params"]["subject_set"]
     with pytest.raises(ParamsError, match=r"evaluate.external.2nd: a set's name must be an"):
-        make_params(workdir, {"evaluate.external": {"2nd": good}})
+        make_params(store_workdir, {"evaluate.external": {"2nd": good}})
     with pytest.raises(ParamsError, match=r"evaluate.external.s.label_map: got \{\}"):
-        make_params(workdir, {"evaluate.external": {"s": {**good, "label_map": {}}}})
+        make_params(store_workdir, {"evaluate.external": {"s": {**good, "label_map": {}}}})
     with pytest.raises(ParamsError, match=r"evaluate.external.s.resize_images: required key"):
         make_params(
-            workdir,
+            store_workdir,
             {"evaluate.external": {"s": {k: v for k, v in good.items() if k != "resize_images"}}},
         )
     for pattern, problem in (("S(\\d+", "not a regular expression"), ("S\\d+", "needs a group")):
         with pytest.raises(ParamsError, match=rf"evaluate.external.s.subject_pattern: .*{problem}"):
-            make_params(workdir, {"evaluate.external": {"s": {**good, "subject_pattern": pattern}}})
+            make_params(
+                store_workdir, {"evaluate.external": {"s": {**good, "subject_pattern": pattern}}}
+            )
     # YAML reads `0: Angry` with an integer key: labels are text.
     params = make_params(
-        workdir, {"evaluate.external": {"s": {**good, "label_map": {0: "angry", 7: None}}}}
+        store_workdir, {"evaluate.external": {"s": {**good, "label_map": {0: "angry", 7: None}}}}
     )
     assert params.evaluate.external["s"].label_map == {"0": "angry", "7": None}
     assert set(CSV_MAP) == {str(k) for k in range(8)}

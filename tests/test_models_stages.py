@@ -21,7 +21,7 @@ from models.registry import MODEL_NAMES
 from pipeline import paths
 from pipeline.cli import main as cli_main
 from pipeline.stages import competency, competency_table, evaluate, search, train
-from tests.models_helpers import SOURCE, copy_store, session_store
+from tests.models_helpers import SOURCE
 from tests.stage_helpers import make_params, stage_run
 
 SCORE_KEYS = {
@@ -44,23 +44,14 @@ GNB_GRID = {
 }
 
 
-@pytest.fixture()
-def workdir(
-    fer2013_frame, tmp_path_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    copy_store(session_store(fer2013_frame, tmp_path_factory), tmp_path)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def _params(workdir: Path, overrides: dict | None = None):
+def _params(store_workdir: Path, overrides: dict | None = None):
     return make_params(
-        workdir, {"evaluate.n_boot": 200, "competency.train_rows": 400, **(overrides or {})}
+        store_workdir, {"evaluate.n_boot": 200, "competency.train_rows": 400, **(overrides or {})}
     )
 
 
-def test_search_train_evaluate_write_the_shared_metrics_format(workdir: Path) -> None:
-    params = _params(workdir, GNB_GRID)
+def test_search_train_evaluate_write_the_shared_metrics_format(store_workdir: Path) -> None:
+    params = _params(store_workdir, GNB_GRID)
     found = stage_run(search, params, "gnb")
     assert found["status"] == "ok" and found["trials"]["ok"] == 2 and found["scored_on"] == "dev"
     assert len(pd.read_csv(paths.trials("gnb"))) == 2
@@ -95,22 +86,22 @@ def test_search_train_evaluate_write_the_shared_metrics_format(workdir: Path) ->
     assert counts.tolist() == on_disk["test"]["all"]["confusion_matrix"]
 
 
-def test_tuning_never_reads_the_test_split(workdir: Path) -> None:
-    params = _params(workdir, {**GNB_GRID, "search.cv_folds": 3})
+def test_tuning_never_reads_the_test_split(store_workdir: Path) -> None:
+    params = _params(store_workdir, {**GNB_GRID, "search.cv_folds": 3})
     shutil.rmtree(paths.FEATURES_DIR / "test")
     assert stage_run(search, params, "gnb")["scored_on"] == "3-fold CV on train"
     shutil.rmtree(paths.FEATURES_DIR / "dev")
     assert (
-        stage_run(train, make_params(workdir, {"train.refit_on_dev": False}), "gnb")["status"]
+        stage_run(train, make_params(store_workdir, {"train.refit_on_dev": False}), "gnb")["status"]
         == "ok"
     )
 
 
 def test_a_model_that_runs_out_of_time_or_crashes_is_reported_and_the_others_go_on(
-    workdir: Path,
+    store_workdir: Path,
 ) -> None:
     params = _params(
-        workdir,
+        store_workdir,
         {
             "models.rf.params": {"n_estimators": 5000},
             "models.rf.fit_timeout_s": 2.0,
@@ -132,8 +123,8 @@ def test_a_model_that_runs_out_of_time_or_crashes_is_reported_and_the_others_go_
     assert pd.read_csv(paths.confusion("rf")).empty
 
 
-def test_disabled_models_write_their_outputs_without_work(workdir: Path) -> None:
-    params = _params(workdir, {"models.svm.enabled": False})
+def test_disabled_models_write_their_outputs_without_work(store_workdir: Path) -> None:
+    params = _params(store_workdir, {"models.svm.enabled": False})
     assert stage_run(search, params, "svm")["status"] == "skipped"
     assert stage_run(train, params, "svm")["status"] == "disabled"
     assert stage_run(evaluate, params, "svm")["status"] == "disabled"
@@ -141,9 +132,9 @@ def test_disabled_models_write_their_outputs_without_work(workdir: Path) -> None
 
 
 def test_competency_scores_every_feature_set_and_the_table_gathers_every_model(
-    workdir: Path,
+    store_workdir: Path,
 ) -> None:
-    params = _params(workdir, {"competency.cell_timeout_s": 60.0})
+    params = _params(store_workdir, {"competency.cell_timeout_s": 60.0})
     result = stage_run(competency, params, "gnb")
     assert [c["feature_set"] for c in result["cells"]] == [
         "pixels",
@@ -163,9 +154,9 @@ def test_competency_scores_every_feature_set_and_the_table_gathers_every_model(
     assert len(table) == 4 * len(MODEL_NAMES) and set(table["model"]) == set(MODEL_NAMES)
 
 
-def test_a_competency_cell_past_its_budget_is_recorded(workdir: Path) -> None:
+def test_a_competency_cell_past_its_budget_is_recorded(store_workdir: Path) -> None:
     params = _params(
-        workdir,
+        store_workdir,
         {
             "competency.cell_timeout_s": 2.0,
             "competency.feature_sets": ["hog"],
@@ -176,7 +167,7 @@ def test_a_competency_cell_past_its_budget_is_recorded(workdir: Path) -> None:
     assert cell["status"] == "budget_exceeded" and "accuracy" not in cell
 
 
-def test_the_cli_runs_a_model_stage(workdir: Path) -> None:
-    _params(workdir, {"models.gnb.search.enabled": False})
-    assert cli_main(["--params", str(workdir / "params.yaml"), "search", "gnb"]) == 0
+def test_the_cli_runs_a_model_stage(store_workdir: Path) -> None:
+    _params(store_workdir, {"models.gnb.search.enabled": False})
+    assert cli_main(["--params", str(store_workdir / "params.yaml"), "search", "gnb"]) == 0
     assert json.loads((paths.best_params("gnb")).read_text())["status"] == "skipped"

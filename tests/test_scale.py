@@ -13,22 +13,12 @@ from fer_data.faces import read_faces
 from pipeline import paths
 from pipeline.scale import LEAST_ROWS, Scale, count_rows, data_scale
 from pipeline.stages import cnn, competency, ingest, search
-from tests.models_helpers import copy_store, session_store
 from tests.stage_helpers import make_params, repo_params, stage_run
 
 # FER2013's Training split has 28,709 rows; ingest holds data.dev_fraction (0.1) of them out for
 # dev and drops a handful of blank images: the training split keeps more than 25,800.
 FER2013_TRAIN_ROWS = 25_800
 SCALE_ON = {"scale.by_data": True}
-
-
-@pytest.fixture()
-def workdir(
-    fer2013_frame, tmp_path_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    copy_store(session_store(fer2013_frame, tmp_path_factory), tmp_path)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_the_repository_scales_by_the_data_and_leaves_fer2013_as_written() -> None:
@@ -65,9 +55,9 @@ def test_counts_and_budgets_shrink_in_proportion_with_floors() -> None:
     assert "every value as written" in off.describe()
 
 
-def test_competency_subsamples_in_proportion_and_records_the_scale(workdir: Path) -> None:
+def test_competency_subsamples_in_proportion_and_records_the_scale(store_workdir: Path) -> None:
     overrides = {**SCALE_ON, "competency.feature_sets": ["hog"], "competency.train_rows": 4000}
-    params = make_params(workdir, overrides)
+    params = make_params(store_workdir, overrides)
     n_train = len(load_rows(paths.FEATURES_DIR, "train"))
     expected = max(LEAST_ROWS, math.ceil(4000 * n_train / params.scale.reference_rows))
     assert expected < n_train  # the sample is small: the subsample really shrinks
@@ -79,20 +69,20 @@ def test_competency_subsamples_in_proportion_and_records_the_scale(workdir: Path
     assert result["scale"]["changed"] == {"competency.train_rows": [4000, expected]}
 
     written = stage_run(
-        competency, make_params(workdir, overrides | {"scale.by_data": False}), "gnb"
+        competency, make_params(store_workdir, overrides | {"scale.by_data": False}), "gnb"
     )
     assert written["train_rows"] == min(4000, written["train_rows"])
     assert written["scale"]["factor"] == 1.0 and written["scale"]["changed"] == {}
 
 
-def test_search_budget_scales_alike_for_the_stage_and_its_workers(workdir: Path) -> None:
+def test_search_budget_scales_alike_for_the_stage_and_its_workers(store_workdir: Path) -> None:
     overrides = {
         **SCALE_ON,
         "models.lightgbm.search.n_trials": 40,
         "models.lightgbm.search.timeout_s": 600.0,
         "models.lightgbm.search.subsample": 8000,
     }
-    params = make_params(workdir, overrides)
+    params = make_params(store_workdir, overrides)
     scale = search.search_scale(params, "lightgbm")
     factor = scale.factor
     config = search.config_for(params, "lightgbm", scale)
