@@ -4,9 +4,10 @@ Reads each member's dev scores from a fit that never saw dev (``artifacts/models
 dev_scores.npz``: the train stage's fit on the training rows alone, a CNN's dev-chosen weights)
 and its test scores of the saved model (``artifacts/scores/<model>/test.npz``), the test rows'
 labels and halves (``data/features/test``, in the order of the evaluate stage's predictions).
-Fits :mod:`models.ensemble` (C chosen by stratified k-fold on dev) and writes, like every model: ``metrics/models/ensemble.json``
-(:class:`models.records.ModelMetrics`; ``params`` names the members, the skipped ones with why,
-the chosen C, the out-of-fold dev accuracy and each member's dev accuracy) and
+Fits :mod:`models.ensemble` (C chosen by stratified k-fold on dev) and writes, like every model:
+``metrics/models/ensemble.json`` (:class:`models.records.ModelMetrics`; ``params`` names the
+members, the skipped ones with why, the chosen C, the out-of-fold dev accuracy and each member's
+dev accuracy) and
 ``results/plots/confusion/ensemble.csv`` (one ``actual,predicted`` row per test image).
 
 Members are ``ensemble.members``: ``all`` (the zoo and the CNNs of ``cnn.archs``) or a list. A
