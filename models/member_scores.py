@@ -120,8 +120,8 @@ def load_predict_and_score(
 ) -> dict[str, Any]:
     """Load a saved pipeline, predict ``x`` (timed) and score it per class (not timed).
 
-    A fit-process task like :func:`models.tasks.load_and_predict` (the evaluate stage's), whose
-    ``predictions`` int64 (m,) and ``predict_seconds`` it returns, plus ``scores`` float32
+    The evaluate stage's fit-process task: :func:`models.tasks.load_and_predict`'s
+    ``predictions`` int64 (m,) and ``predict_seconds``, plus ``scores`` float32
     (m, n_classes) and ``score_kind`` (:func:`class_scores`). ``path``: a pipeline saved by
     :func:`models.fitting.fit_and_save` (joblib; trusted files only).
     """
