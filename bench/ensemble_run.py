@@ -47,7 +47,7 @@ from models.cnn.names import model_name  # noqa: E402
 from models.cnn.nets import build_net  # noqa: E402
 from models.member_scores import ClassScores, save_scores  # noqa: E402
 from models.names import MODEL_NAMES  # noqa: E402
-from models.records import ModelMetrics, TrainRecord  # noqa: E402
+from models.records import CnnTrainRecord, ModelMetrics, TrainRecord  # noqa: E402
 from models.spec import BuildOptions  # noqa: E402
 from models.worker import BudgetWorker  # noqa: E402
 from pipeline import paths  # noqa: E402
@@ -130,8 +130,13 @@ def main() -> None:
     params = parse_params(yaml.safe_load(Path("params.yaml").read_text()))
     start = time.perf_counter()
     for arch in params.cnn.archs:
-        if paths.cnn_weights(model_name(arch)).exists() and model_name(arch) not in args.skip:
-            cnn_scores(arch)
+        name = model_name(arch)
+        info = CnnTrainRecord.read_optional(paths.train_record(name))
+        if info is None or name in args.skip or info.params.get("finetune_epochs"):
+            # Fine-tuned weights have seen dev: their dev scores would leak.
+            print(f"{name}: skipped", flush=True)
+            continue
+        cnn_scores(arch)
     for model in ORDER:
         record = TrainRecord.read_optional(paths.train_record(model))
         late = time.perf_counter() - start > args.budget_s
