@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from fer_data.atomic import atomic_path
 from models.devscore import dev_scores
+from models.member_scores import class_scores
 from models.registry import build_model, get_spec
 from models.spec import BuildOptions, Reporter
 
@@ -30,13 +31,24 @@ def fit_and_score_dev(
     params: Mapping[str, Any],
     options: BuildOptions,
 ) -> dict[str, Any]:
-    """Fit on the training rows alone and score dev: the model's dev score before a refit."""
+    """Fit on the training rows alone and score dev: the model's dev score before a refit.
+
+    Also the per-class dev scores of that fit (``dev_class_scores`` float32 (n_dev, n_classes),
+    ``score_kind``: :func:`models.member_scores.class_scores`), which the stacking ensemble
+    learns from: they come from a model that never saw dev.
+    """
     pipeline = build_model(model, params, options)
     start = time.perf_counter()
     pipeline.fit(context["x"], context["y"])
     fit_seconds = time.perf_counter() - start
     scores = dev_scores(context["y_dev"], pipeline.predict(context["x_dev"]))
-    return {"dev": scores, "fit_seconds": fit_seconds}
+    per_class, kind = class_scores(pipeline, context["x_dev"], options.n_classes)
+    return {
+        "dev": scores,
+        "fit_seconds": fit_seconds,
+        "dev_class_scores": per_class,
+        "score_kind": kind,
+    }
 
 
 def _exported(pipeline: Pipeline, export: Any, check_x: np.ndarray | None) -> tuple[Pipeline, dict]:
@@ -66,7 +78,8 @@ def fit_and_save(
 
     A model whose spec has an ``export`` (the SVM) is saved in that form, checked on the dev
     rows to predict exactly what the fitted pipeline predicts. Without ``with_dev`` the saved
-    model's dev scores come back too (it is the dev-scored model).
+    model's dev scores come back too (it is the dev-scored model), with its per-class dev scores
+    (``dev_class_scores``, as :func:`fit_and_score_dev`).
     """
     x, y = context["x"], context["y"]
     has_dev = "x_dev" in context
@@ -79,6 +92,8 @@ def fit_and_save(
     result: dict[str, Any] = {"fit_seconds": fit_seconds}
     if has_dev and not with_dev:
         result["dev"] = dev_scores(context["y_dev"], pipeline.predict(context["x_dev"]))
+        per_class, _ = class_scores(pipeline, context["x_dev"], options.n_classes)
+        result["dev_class_scores"] = per_class
     saved = pipeline
     export = get_spec(model).export
     if export is not None:

@@ -31,6 +31,7 @@ STAGES: dict[str, str] = {
     "competency": "one model, untuned, on every feature set (subsample)",
     "competency-table": "all competency cells as one CSV",
     "cnn": "train one CNN architecture; test it with centre and 10-crop views",
+    "ensemble": "stack the models' dev scores (meta-learner tuned on dev); score it on test",
     "report": "the self-contained HTML report: results/report/index.html",
 }
 

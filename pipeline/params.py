@@ -34,7 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from features.names import FEATURE_SETS, STORED_SETS, stored_parts
-from models.cnn.names import ARCHITECTURES, MIN_CROP, TARGET_SCHEMES
+from models.cnn.names import ARCHITECTURES, MIN_CROP, TARGET_SCHEMES, model_name
 from models.names import MODEL_NAMES
 from pipeline import paths
 
@@ -471,6 +471,33 @@ class PredictParams(_Section):
     n_jobs: Annotated[int, Field(ge=1, le=256)]
 
 
+# --- the stacking ensemble (models/ensemble.py) ---------------------------------------------------
+
+
+class EnsembleParams(_Section):
+    # "all": every classical model and every CNN of cnn.archs that finished ok; or a list of
+    # model names (classical keys, cnn_<arch>). A listed member that failed or is off is skipped
+    # and named in the metrics.
+    members: Literal["all"] | Annotated[list[str], Unique, Field(min_length=1)]
+    cv_folds: Annotated[int, Field(ge=2, le=20)]  # stratified folds on dev that choose C
+    c_grid: Annotated[list[Annotated[float, Field(gt=0.0)]], Unique, Field(min_length=1)]
+    max_iter: Annotated[int, Field(ge=10, le=100_000)]  # lbfgs iterations of the meta-learner
+
+
+def _ensemble_problems(ensemble: EnsembleParams, archs: list[str]) -> list[str]:
+    """Listed members must be models this run can train."""
+    if ensemble.members == "all":
+        return []
+    known = [*MODEL_NAMES, *(model_name(arch) for arch in archs)]
+    unknown = [name for name in ensemble.members if name not in known]
+    if not unknown:
+        return []
+    return [
+        f"ensemble.members: unknown {', '.join(repr(n) for n in unknown)}; expected 'all' or "
+        f"names among {', '.join(known)} (a CNN must be in cnn.archs)"
+    ]
+
+
 # --- the HTML report ------------------------------------------------------------------------------
 
 
@@ -495,6 +522,7 @@ class Params(_Section):
     scale: ScaleParams
     cnn: CnnParams
     predict: PredictParams
+    ensemble: EnsembleParams
     report: ReportParams
 
     @field_validator("models", mode="before")
@@ -525,6 +553,7 @@ class Params(_Section):
                 )
         problems += _feature_set_problems(self)
         problems += _cnn_problems(self.cnn, modes, self.data.labels)
+        problems += _ensemble_problems(self.ensemble, list(self.cnn.archs))
         if self.data.labels == "ferplus" and self.data.source == "synthetic":
             problems.append(
                 "data.labels: got 'ferplus' with data.source: synthetic; the synthetic demo set "

@@ -39,6 +39,7 @@ SPLITS = ("train", "dev", "test")
 ARTIFACTS_DIR = Path("artifacts")
 MODELS_DIR = ARTIFACTS_DIR / "models"
 SEARCH_DIR = ARTIFACTS_DIR / "search"
+SCORES_DIR = ARTIFACTS_DIR / "scores"  # per model: per-class test scores (the ensemble's input)
 METRICS_DIR = Path("metrics")
 MODEL_METRICS_DIR = METRICS_DIR / "models"
 RESULTS_DIR = Path("results")
@@ -120,6 +121,22 @@ def train_record(model: str) -> Path:
 def model_card(model: str) -> Path:
     """What ``ferbench predict`` reads (models.records.ModelCard; its file name is the card's)."""
     return model_dir(model) / "model_card.json"
+
+
+def dev_scores(model: str) -> Path:
+    """Per-class dev scores of a fit that never saw dev (models.member_scores; the ensemble's
+    training rows)."""
+    return model_dir(model) / "dev_scores.npz"
+
+
+def scores_dir(model: str) -> Path:
+    """``artifacts/scores/<model>/``: the evaluate (or cnn) stage's per-class test scores."""
+    return SCORES_DIR / model
+
+
+def test_scores(model: str) -> Path:
+    """Per-class test scores of the saved model (models.member_scores), for the ensemble."""
+    return scores_dir(model) / "test.npz"
 
 
 def metrics(model: str) -> Path:

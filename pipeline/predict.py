@@ -37,6 +37,7 @@ from features.media import VideoSource, expand_inputs, media_kind, read_image
 from fer_data.errors import DataError
 from fer_data.logs import get_logger
 from fer_data.records import RecordError
+from models.names import ENSEMBLE_NAME
 from models.predictor import Predictor, load_model, read_card
 from models.records import ModelCard
 from models.tracking import FaceTracker
@@ -99,6 +100,14 @@ def model_directory(name: str, models_dir: Path = paths.MODELS_DIR) -> Path:
     folder = models_dir / name
     if folder.is_dir():
         return folder
+    if name == ENSEMBLE_NAME:
+        raise DataError(
+            f"--model {name}: the stacking ensemble cannot predict new faces: it combines the "
+            "per-class scores of its members, each computed on its own features by its own "
+            "saved model, and is fitted only to score the test split (metrics/models/"
+            f"{name}.json); name one of its members instead (trained: "
+            f"{', '.join(trained_cards(models_dir)) or 'none'})"
+        )
     known = ", ".join(trained_cards(models_dir)) or "none"
     raise DataError(f"--model {name}: no such model directory or trained model (trained: {known})")
 

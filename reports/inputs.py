@@ -22,7 +22,7 @@ from models.records import CnnTrainRecord, ModelMetrics, Scores, SearchRecord, T
 @dataclass(frozen=True)
 class ModelRun:
     name: str
-    kind: Literal["classical", "cnn"]
+    kind: Literal["classical", "cnn", "ensemble"]
     metrics: ModelMetrics  # metrics/models/<name>.json as written by evaluate (or cnn)
     search: SearchRecord | None  # artifacts/search/<name>/best_params.json
     trials: pd.DataFrame | None  # artifacts/search/<name>/trials.csv: one row per trial

@@ -11,8 +11,12 @@ import pytest
 import torch
 
 from fer_data.faces import read_faces
+from models.cnn.data import Normalizer
+from models.cnn.device import Runtime
+from models.cnn.infer import predict_logits
 from models.cnn.names import ARCHITECTURES
 from models.cnn.nets import build_net, count_parameters
+from models.member_scores import load_scores
 from models.metrics import score_predictions
 from pipeline import paths
 from pipeline.cli import main as cli_main
@@ -114,6 +118,34 @@ def test_history_model_and_confusion_are_written(cnn_run) -> None:
     assert info["epochs_run"] == 3 and info["best_epoch"] in (1, 2)
     confusion = pd.read_csv(workdir / paths.confusion(f"cnn_{arch}"))
     assert list(confusion.columns) == ["actual", "predicted"]
+
+
+def test_ensemble_scores_come_from_the_dev_chosen_weights(cnn_run) -> None:
+    """Dev scores of the weights chosen on dev (before the fine-tune on dev); test scores of the
+    saved weights, row by row as the predictions."""
+    workdir, _, arch = cnn_run
+    name = f"cnn_{arch}"
+    dev_table = read_faces(workdir / paths.ingested("dev"))
+    dev = load_scores(workdir / paths.dev_scores(name))
+    assert dev.kind == "probability" and dev.scores.shape == (len(dev_table), 7)
+    assert np.array_equal(dev.row_id, dev_table.row_id)
+    np.testing.assert_allclose(dev.scores.sum(axis=1), 1.0, atol=1e-4)
+    # The saved weights were fine-tuned on train + dev: their dev scores differ.
+    saved = torch.load(workdir / paths.cnn_weights(name), weights_only=True)
+    net = build_net(arch)
+    net.load_state_dict(saved["state_dict"])
+    net.eval()
+    norm = Normalizer(saved["mean"], saved["std"])
+    runtime = Runtime(torch.device("cpu"), bf16=False, channels_last=False)
+    images = torch.from_numpy(dev_table.images.copy())
+    logits = predict_logits(net, images, saved["crop"], norm, runtime, 256, True)
+    # (LeNet after 3 epochs is near uniform: the fine-tune moves its softmax by ~1e-4.)
+    fine_tuned = torch.softmax(logits, dim=1).numpy()
+    assert np.abs(fine_tuned - dev.scores).max() > 1e-5
+    test = load_scores(workdir / paths.test_scores(name))
+    predicted = pd.read_csv(workdir / paths.confusion(name))["predicted"]
+    assert [dev_table.classes[k] for k in test.scores.argmax(axis=1)] == predicted.tolist()
+    assert "fine-tuned" in test.fitted_on and "fine-tuned" not in dev.fitted_on
 
 
 @pytest.mark.parametrize(

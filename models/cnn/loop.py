@@ -37,6 +37,9 @@ class FitResult:
     best_dev_accuracy: float
     seconds: float  # training wall time, summed over interrupted runs
     resumed_at: int  # epochs already done when this run started (0: a fresh run)
+    # The dev-chosen weights when a fine-tune on train + dev followed (the net then holds the
+    # fine-tuned ones): scores on dev from a fit that never saw dev. None without a fine-tune.
+    dev_chosen_state: dict | None = None
 
 
 def cosine_lr(step: int, total: int, high: float, low: float) -> float:
@@ -423,4 +426,11 @@ def fit(
     if cfg.finetune_epochs == 0:
         net.load_state_dict(state["best"]["state"])
     best = state["best"]
-    return FitResult(state["history"], best["epoch"], best["dev_acc"], state["seconds"], resumed_at)
+    return FitResult(
+        state["history"],
+        best["epoch"],
+        best["dev_acc"],
+        state["seconds"],
+        resumed_at,
+        best["state"] if cfg.finetune_epochs else None,
+    )

@@ -11,7 +11,10 @@ architecture's ``augmentation`` names a mode). Writes, for model ``cnn_<arch>``:
   scores and ``test_center_crop`` the centre-crop ones, ``external`` the 10-crop scores on each
   external test set (``data/external/``);
 - ``results/plots/cnn/<arch>_history.csv`` (per-epoch train / dev loss and accuracy) and
-  ``results/plots/confusion/cnn_<arch>.csv`` (10-crop predictions).
+  ``results/plots/confusion/cnn_<arch>.csv`` (10-crop predictions);
+- the stacking ensemble's inputs (:mod:`models.member_scores`): 10-crop softmax scores on dev of
+  the dev-chosen weights, before any fine-tune on dev (``artifacts/models/cnn_<arch>/
+  dev_scores.npz``), and on test of the saved weights (``artifacts/scores/cnn_<arch>/test.npz``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 # Mini-Xception training 4-7x slower than 1 thread; sleeping brought it level. A user's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -47,6 +51,7 @@ from models.cnn.nets import build_net, count_parameters
 from models.cnn.recipe import Recipe
 from models.cnn.targets import scheme_targets
 from models.devscore import dev_scores
+from models.member_scores import ClassScores, save_scores
 from models.metrics import score_predictions
 from models.records import CnnSpec, CnnTrainRecord, DevScores, ModelMetrics
 from pipeline import paths
@@ -147,8 +152,9 @@ class StageData:
 
 def timed_predictions(
     net: torch.nn.Module, data: StageData, crop: int, runtime: Runtime, batch: int, ten: bool
-) -> tuple[np.ndarray, float]:
-    """Test predictions and milliseconds per image (timed after one warm-up batch)."""
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Test predictions, milliseconds per image (timed after one warm-up batch) and the softmax
+    probabilities float32 (n, n_classes)."""
     images = data.test.images
     warm_up = images[
         : max(1, batch // 10) if ten else batch
@@ -158,7 +164,8 @@ def timed_predictions(
     start = time.perf_counter()
     logits = predict_logits(net, images, crop, data.norm, runtime, batch, ten)
     ms = 1000 * (time.perf_counter() - start) / max(len(images), 1)
-    return logits.argmax(dim=1).numpy().astype(np.int64), round(ms, 4)
+    probabilities = torch.softmax(logits.float(), dim=1).numpy().astype(np.float32)
+    return logits.argmax(dim=1).numpy().astype(np.int64), round(ms, 4), probabilities
 
 
 def ten_crop_labels(
@@ -244,6 +251,46 @@ def dev_score(
     return DevScores(**dev_scores(data.dev.labels.cpu().numpy(), y_pred), fitted_on=fitted_on)
 
 
+def save_member_scores(
+    name: str,
+    net: torch.nn.Module,
+    result: FitResult,
+    data: StageData,
+    cfg: CnnArchParams,
+    runtime: Runtime,
+    batch: int,
+    test_scores: np.ndarray,
+) -> None:
+    """The stacking ensemble's inputs: 10-crop softmax scores on dev of the dev-chosen weights
+    (never fine-tuned on dev) and on test of the saved weights."""
+    chosen = net
+    if result.dev_chosen_state is not None:
+        chosen = copy.deepcopy(net)
+        chosen.load_state_dict(result.dev_chosen_state)
+    logits = predict_logits(chosen, data.dev.images, cfg.crop, data.norm, runtime, batch, True)
+    dev = data.tables["dev"]
+    dev_scores_ = ClassScores(
+        torch.softmax(logits.float(), dim=1).numpy().astype(np.float32),
+        dev.row_id.astype(np.int64),
+        dev.emotion.astype(np.int64),
+        "probability",
+        "train (dev-chosen epoch, 10-crop)",
+    )
+    log_wrote(save_scores(paths.dev_scores(name), dev_scores_), "per-class dev scores")
+    test = data.tables["test"]
+    tuned = ", fine-tuned on train + dev" if chosen is not net else ""
+    fitted_on = f"train (dev-chosen epoch{tuned}"
+    test_scores_ = ClassScores(
+        test_scores,
+        test.row_id.astype(np.int64),
+        test.emotion.astype(np.int64),
+        "probability",
+        fitted_on + ", 10-crop)",
+    )
+    paths.scores_dir(name).mkdir(parents=True, exist_ok=True)
+    log_wrote(save_scores(paths.test_scores(name), test_scores_), "per-class test scores")
+
+
 def run(params: Params, arch: str) -> ModelMetrics:
     cfg, name = getattr(params.cnn, arch), model_name(arch)
     runtime = resolve_runtime(
@@ -261,8 +308,9 @@ def run(params: Params, arch: str) -> ModelMetrics:
     test = data.tables["test"]
     y_true, usage = test.emotion.astype(np.int64), test.usage.astype(str)
     batch = params.cnn.eval_batch_size
-    ten_pred, ten_ms = timed_predictions(net, data, cfg.crop, runtime, batch, ten=True)
-    center_pred, center_ms = timed_predictions(net, data, cfg.crop, runtime, batch, ten=False)
+    ten_pred, ten_ms, ten_scores = timed_predictions(net, data, cfg.crop, runtime, batch, True)
+    center_pred, center_ms, _ = timed_predictions(net, data, cfg.crop, runtime, batch, False)
+    save_member_scores(name, net, result, data, cfg, runtime, batch, ten_scores)
     described = {
         "arch": arch,
         **settings,

@@ -3,8 +3,10 @@
 Reads ``artifacts/models/<model>/``, the test features and the external test sets
 (``data/external/``: scored into the metrics' ``external``); writes ``metrics/models/<model>.json``
 (the format of :func:`models.metrics.score_predictions`, plus timings and the data source, so
-numbers from the synthetic demo set say so) and ``results/plots/confusion/<model>.csv`` (one
-``actual,predicted`` row per test image, for ``dvc plots``). A model whose training failed, or
+numbers from the synthetic demo set say so), ``results/plots/confusion/<model>.csv`` (one
+``actual,predicted`` row per test image, for ``dvc plots``) and
+``artifacts/scores/<model>/test.npz`` (the per-class test scores the stacking ensemble applies its
+meta-learner to; only for a model scored ok). A model whose training failed, or
 whose prediction fails or outlasts ``evaluate.timeout_s``, gets a metrics file with that status;
 the stage still succeeds.
 """
@@ -18,7 +20,7 @@ import numpy as np
 from features.store import load_xy
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
-from models import tasks
+from models.member_scores import ClassScores, load_predict_and_score, save_scores
 from models.metrics import score_predictions
 from models.names import MODEL_NAMES
 from models.records import ModelMetrics, TrainRecord
@@ -58,6 +60,8 @@ def run(params: Params, model: str) -> ModelMetrics:
         status=info.status,
     )
     y_true = y_pred = np.zeros(0, np.int64)
+    paths.scores_dir(model).mkdir(parents=True, exist_ok=True)
+    paths.test_scores(model).unlink(missing_ok=True)  # none but this run's
     if info.status != "ok":
         metrics.error = info.error or f"not trained ({info.status})"
     else:
@@ -66,8 +70,8 @@ def run(params: Params, model: str) -> ModelMetrics:
         # In the fit process too: same thread settings as training, and a hung predict is bounded.
         with BudgetWorker() as worker:
             outcome = worker.run(
-                tasks.load_and_predict,
-                {"path": str(paths.model_file(model)), "x": x},
+                load_predict_and_score,
+                {"path": str(paths.model_file(model)), "x": x, "n_classes": len(data.classes)},
                 timeout=params.evaluate.timeout_s,
             )
         if outcome.status == "ok":
@@ -82,6 +86,15 @@ def run(params: Params, model: str) -> ModelMetrics:
                 params.seed,
                 classes=data.classes,
             )
+            fitted_on = "train + dev" if info.refit_on_dev else "train"
+            scores = ClassScores(
+                outcome.value["scores"],
+                rows["row_id"].to_numpy(np.int64),
+                y_true,
+                outcome.value["score_kind"],
+                fitted_on,
+            )
+            log_wrote(save_scores(paths.test_scores(model), scores), "per-class test scores")
             external = classical_external(
                 model, params.evaluate.timeout_s, params.evaluate.n_boot, params.seed
             )

@@ -24,7 +24,7 @@ from fer_data.faces import FaceTable, read_faces
 from fer_data.logs import log_wrote, stage
 from fer_data.records import AugmentMetrics, DataSource
 from models.cnn.names import model_name
-from models.names import MODEL_NAMES
+from models.names import ENSEMBLE_NAME, MODEL_NAMES
 from models.records import CnnTrainRecord, ModelMetrics, SearchRecord, TrainRecord
 from pipeline import paths
 from pipeline.params import Params
@@ -50,7 +50,8 @@ def _json(path: Path) -> dict[str, Any] | None:
 def expected_models(params: Params) -> list[tuple[str, str, str | None]]:
     """(name, kind, CNN architecture) of every model the parameters ask for, in report order."""
     classical = [(name, "classical", None) for name in MODEL_NAMES]
-    return classical + [(model_name(arch), "cnn", arch) for arch in params.cnn.archs]
+    cnns = [(model_name(arch), "cnn", arch) for arch in params.cnn.archs]
+    return [*classical, *cnns, (ENSEMBLE_NAME, "ensemble", None)]
 
 
 def load_model(name: str, kind: str, arch: str | None, test: FaceTable) -> ModelRun | None:
@@ -59,13 +60,14 @@ def load_model(name: str, kind: str, arch: str | None, test: FaceTable) -> Model
     if metrics is None:
         return None
     train_type = CnnTrainRecord if kind == "cnn" else TrainRecord
+    classical = kind == "classical"  # the ensemble has no search; its record is its metrics
     return ModelRun(
         name=name,
         kind=kind,
         metrics=metrics,
-        search=SearchRecord.read_optional(paths.best_params(name)),
-        trials=_csv(paths.trials(name)),
-        train=train_type.read_optional(paths.train_record(name)),
+        search=SearchRecord.read_optional(paths.best_params(name)) if classical else None,
+        trials=_csv(paths.trials(name)) if classical else None,
+        train=train_type.read_optional(paths.train_record(name)) if kind != "ensemble" else None,
         history=_csv(paths.cnn_history(arch)) if arch else None,
         predictions=read_predictions(
             paths.confusion(name), test.emotion, test.row_id, test.classes

@@ -2,8 +2,10 @@
 
 Reads ``artifacts/search/<model>/best_params.json`` and the training features (train, plus the
 model's augmentation, plus dev when ``train.refit_on_dev``); writes ``artifacts/models/<model>/``:
-``model.joblib``, ``train.json`` (status, parameters, fit seconds, model bytes, dev scores) and
-``model_card.json`` (what ``ferbench predict`` needs: see :mod:`pipeline.cards`).
+``model.joblib``, ``train.json`` (status, parameters, fit seconds, model bytes, dev scores),
+``model_card.json`` (what ``ferbench predict`` needs: see :mod:`pipeline.cards`) and
+``dev_scores.npz``: the per-class dev scores of the fit on the training rows alone (what the
+stacking ensemble learns from; :mod:`models.member_scores`).
 
 Every model gets a dev score: with ``train.refit_on_dev`` the parameters are first fitted on the
 training rows alone and scored on dev, then refitted on train + dev (the saved model, as before);
@@ -19,11 +21,14 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 from features.store import load_xy
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
 from models import fitting
 from models.data import training_data
+from models.member_scores import ClassScores, save_scores
 from models.names import MODEL_NAMES
 from models.records import DevScores, ExportCheck, SearchRecord, TrainRecord
 from models.spec import BuildOptions
@@ -50,14 +55,24 @@ def fit_context(params: Params, model: str) -> dict:
     context = {"x": x, "y": y}
     log_read(paths.FEATURES_DIR, f"{len(y)} training rows of {cfg.feature_set}")
     try:
-        x_dev, y_dev, _ = load_xy(paths.FEATURES_DIR, "dev", cfg.feature_set)
+        x_dev, y_dev, rows = load_xy(paths.FEATURES_DIR, "dev", cfg.feature_set)
     except FileNotFoundError:
         if params.train.refit_on_dev:
             raise
         get_logger().warning("train %s: no dev split, so no dev score", model)
         return context
     log_read(paths.FEATURES_DIR / "dev", f"{len(y_dev)} dev rows")
-    return {**context, "x_dev": x_dev, "y_dev": y_dev}
+    dev_row_id = rows["row_id"].to_numpy(np.int64)
+    return {**context, "x_dev": x_dev, "y_dev": y_dev, "dev_row_id": dev_row_id}
+
+
+def save_dev_scores(model: str, context: dict, value: dict, kind: str, fitted_on: str) -> None:
+    """The per-class dev scores of the fit that never saw dev (``dev_scores.npz``)."""
+    scores = ClassScores(
+        value["dev_class_scores"], context["dev_row_id"], context["y_dev"], kind, fitted_on
+    )
+    path = save_scores(paths.dev_scores(model), scores)
+    log_wrote(path, f"{kind} scores of {len(scores.row_id)} dev rows (fitted on {fitted_on})")
 
 
 def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outcome:
@@ -78,6 +93,7 @@ def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outco
             if outcome.status != "ok":
                 return outcome
             record.dev = DevScores(**outcome.value["dev"], fitted_on=fitted_on)
+            save_dev_scores(model, context, outcome.value, outcome.value["score_kind"], fitted_on)
             get_logger().info(
                 "train %s: dev accuracy %.4f (fitted on %s in %.1f s); refitting on train + dev",
                 model,
@@ -97,6 +113,7 @@ def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outco
         record.model_bytes = value["model_bytes"]
         if "dev" in value:
             record.dev = DevScores(**value["dev"], fitted_on=fitted_on)
+            save_dev_scores(model, context, value, value["score_kind"], fitted_on)
         if "exported" in value:
             record.exported = ExportCheck(**value["exported"])
         log_wrote(path, f"fit in {record.fit_seconds:.1f} s, {record.model_bytes:,} bytes")
@@ -120,6 +137,7 @@ def run(params: Params, model: str) -> TrainRecord:
     paths.model_dir(model).mkdir(parents=True, exist_ok=True)
     # A card names a usable model: none until this run has saved one.
     paths.model_card(model).unlink(missing_ok=True)
+    paths.dev_scores(model).unlink(missing_ok=True)  # nor dev scores of another run's model
     fitted, source = chosen_params(model)
     record = TrainRecord(
         model=model,

@@ -1,0 +1,150 @@
+"""Stacking: a multinomial logistic regression on the members' per-class scores, tuned on dev only.
+
+Stacked generalisation (Wolpert, "Stacked generalization", Neural Networks 5(2), 1992): a
+meta-learner learns to combine the base models' predictions on rows the base models never saw.
+Here those rows are the dev split: every member scored dev from a fit on train alone
+(:mod:`models.member_scores`), so the meta-learner (scikit-learn's ``LogisticRegression``,
+multinomial with the lbfgs solver, on standardised inputs) is trained on dev, its ``C`` chosen by
+stratified k-fold cross-validation on dev, whose out-of-fold predictions give the ensemble's own
+dev score. It is then fitted on all of dev and applied to the members' test scores. Test is never
+looked at before that.
+
+Inputs per member: log-probabilities (clipped at :data:`MIN_PROBABILITY`) for members with class
+probabilities, the ``ovr`` decision values as they are for the others (the RBF-SVM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from models.member_scores import ClassScores
+
+MIN_PROBABILITY = 1e-6  # log(0) is -inf: a probability of 0 counts as this
+
+
+def member_inputs(scores: ClassScores) -> np.ndarray:
+    """One member's meta-learner inputs, float64 (n, n_classes).
+
+    ``probability`` scores as ``log(max(p, 1e-6))``; ``ovr_decision`` values as they are, a class
+    the member never saw in training (NaN) as the lowest value of that member's scores.
+    """
+    if scores.kind == "probability":
+        return np.log(np.clip(scores.scores.astype(np.float64), MIN_PROBABILITY, 1.0))
+    values = scores.scores.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    low = float(finite.min()) if finite.size else 0.0
+    return np.where(np.isfinite(values), values, low)
+
+
+def member_predictions(scores: ClassScores) -> np.ndarray:
+    """The class each row's largest score names, int64 (n,) (NaN scores never win)."""
+    values = np.where(np.isfinite(scores.scores), scores.scores, -np.inf)
+    return values.argmax(axis=1).astype(np.int64)
+
+
+def align(scores: ClassScores, row_id: np.ndarray) -> ClassScores | None:
+    """``scores`` reordered to ``row_id`` (int64 (n,)); None when its rows are not those rows."""
+    if len(scores.row_id) != len(row_id) or len(np.unique(scores.row_id)) != len(row_id):
+        return None
+    position = {int(r): i for i, r in enumerate(scores.row_id)}
+    try:
+        order = np.array([position[int(r)] for r in row_id], np.int64)
+    except KeyError:
+        return None
+    return ClassScores(
+        scores.scores[order], row_id, scores.labels[order], scores.kind, scores.fitted_on
+    )
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """What :func:`fit_stack` chose and predicted."""
+
+    c: float  # the meta-learner's inverse regularisation strength, chosen on dev
+    folds: int  # stratified folds on dev
+    cv_accuracy: dict[float, float]  # C -> out-of-fold dev accuracy
+    dev_oof: np.ndarray  # int64 (n_dev,): out-of-fold dev predictions at the chosen C
+    test_pred: np.ndarray  # int64 (n_test,): the meta-learner fitted on all dev, on test
+    test_proba: np.ndarray  # float32 (n_test, n_classes)
+    meta: Pipeline  # the meta-learner fitted on all of dev
+
+
+def meta_learner(c: float, max_iter: int, seed: int) -> Pipeline:
+    """Standardise the stacked scores, then a multinomial logistic regression (lbfgs)."""
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
+    )
+
+
+def fit_stack(
+    dev: Sequence[ClassScores],
+    test: Sequence[ClassScores],
+    c_grid: Sequence[float],
+    folds: int,
+    max_iter: int,
+    seed: int,
+    n_classes: int,
+) -> StackResult:
+    """Choose ``C`` by stratified k-fold on dev, fit on all of dev, predict test.
+
+    Parameters
+    ----------
+    dev, test : sequences of ClassScores
+        Each member's scores on dev (from a fit that never saw dev) and on test, in the same
+        member order; the dev ones aligned row by row (:func:`align`), as are the test ones.
+    c_grid : sequence of float
+        Candidate ``C`` (> 0); ties go to the smallest (the most regularised).
+    folds : int
+        Stratified folds on dev (shuffled with ``seed``); lowered to the smallest class's dev
+        rows when that is fewer (at least 2).
+    max_iter : int
+        lbfgs iterations.
+    seed : int
+    n_classes : int
+        Classes of the label space; ``test_proba`` has a column per class (0 for a class
+        absent from dev).
+
+    Returns
+    -------
+    StackResult
+
+    Raises
+    ------
+    ValueError
+        No member, or a dev class with a single row (no two folds can hold it).
+    """
+    if not dev:
+        raise ValueError("no member to stack")
+    y = dev[0].labels
+    x_dev = np.hstack([member_inputs(s) for s in dev])
+    x_test = np.hstack([member_inputs(s) for s in test])
+    smallest = int(np.bincount(y)[np.unique(y)].min())
+    if smallest < 2:
+        raise ValueError("a class has a single dev row: stratified folds need two")
+    folds = min(folds, smallest)
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    cv_accuracy, oof = {}, {}
+    for c in sorted(c_grid):
+        predicted = cross_val_predict(meta_learner(c, max_iter, seed), x_dev, y, cv=split)
+        oof[c] = np.asarray(predicted, np.int64)
+        cv_accuracy[float(c)] = float(np.mean(oof[c] == y))
+    best = max(sorted(cv_accuracy), key=lambda c: (cv_accuracy[c], -c))
+    meta = meta_learner(best, max_iter, seed).fit(x_dev, y)
+    proba = np.zeros((len(x_test), n_classes), np.float32)
+    proba[:, meta.classes_] = meta.predict_proba(x_test)
+    return StackResult(
+        c=best,
+        folds=folds,
+        cv_accuracy=cv_accuracy,
+        dev_oof=oof[best],
+        test_pred=np.asarray(meta.predict(x_test), np.int64),
+        test_proba=proba,
+        meta=meta,
+    )
