@@ -386,10 +386,14 @@ def run(params: Params) -> dict:
     }
     first_id = max(parsed.n_rows, int(parsed.row_id.max(initial=-1)) + 1)
     tables["train"] = _with_extras(tables["train"], extras, first_id)
-    rejects = pd.concat(
-        [rejects.assign(source=MAIN_ORIGIN), *(e.rejects.assign(source=e.name) for e in extras)],
-        ignore_index=True,
-    )
+    if extras:  # a `source` column says whose reject each row is (the format is unchanged without)
+        rejects = pd.concat(
+            [
+                rejects.assign(source=MAIN_ORIGIN),
+                *(e.rejects.assign(source=e.name) for e in extras),
+            ],
+            ignore_index=True,
+        )
 
     with atomic_path(paths.REJECTS_FILE) as tmp:
         rejects.to_csv(tmp, index=False)
