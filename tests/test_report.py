@@ -444,8 +444,13 @@ def test_the_data_section_shows_the_extra_training_source_per_class(real_run) ->
         for r in table.find_all("tr")[1:]
     }
     assert rows["Disgust"] == "12" and rows["Happy"] == "0"
-    text = " ".join(dom.root.find("section", id="data").all_text().split())
-    assert "dropped: over max_rows" in text and "added to train 12" in text
+    pairs = {
+        tr.find_all("th")[0].all_text(): tr.find_all("td")[0].all_text()
+        for tr in dom.root.find("section", id="data").find_all("tr")
+        if tr.find_all("th") and tr.find_all("td")
+    }
+    over = added["dropped"]["over max_rows"]["Disgust"]
+    assert pairs["added to train"] == "12" and pairs["dropped: over max_rows"] == str(over)
 
 
 def test_the_cross_dataset_section_appears_only_when_external_sets_are_set(
