@@ -6,9 +6,12 @@ every later artifact joins on), ``aug`` (0 for an original image, k for its k-th
 (Training / PublicTest / PrivateTest), ``pixels`` (a fixed-size list of 2304 uint8, row-major
 48x48) and, for FER+ labels only, ``votes`` (a fixed-size list of the row's 10 FER+ crowd votes,
 uint8, in :data:`fer_data.ferplus.VOTE_COLUMNS` order; the CNN's soft and multi-label targets are
-made from them). The table's schema metadata records the data source and the label space
-(``classes`` and ``label_source``), so a table made from the synthetic demo set can never pass for
-FER2013, and FER+ labels never pass for FER2013's.
+made from them) and ``origin`` (where the face came from: ``fer2013`` for the ``data.path`` input,
+whatever its format, or the name of a ``data.extra_train`` source; augmented copies keep their
+original's; tables written before the column existed read as all ``fer2013``). The table's schema
+metadata records the data source and the label space (``classes`` and ``label_source``), so a
+table made from the synthetic demo set can never pass for FER2013, and FER+ labels never pass for
+FER2013's.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 USAGES = ("Training", "PublicTest", "PrivateTest")
 LABEL_SOURCES = ("fer2013", "ferplus")
 N_VOTES = 10  # FER+ vote columns: 8 emotions, unknown, not a face
+MAIN_ORIGIN = "fer2013"  # origin of the data.path input's rows; extra sources carry their name
 _META_KEY = b"ferbench"
 
 
@@ -50,10 +54,13 @@ class FaceTable:
     aug: np.ndarray | None = None  # int16 (n,); None means all originals
     meta: dict = field(default_factory=dict)  # e.g. {"source": "csv", "synthetic": False}
     votes: np.ndarray | None = None  # uint8 (n, 10) FER+ votes; None for FER2013 labels
+    origin: np.ndarray | None = None  # str (n,); None means all MAIN_ORIGIN
 
     def __post_init__(self) -> None:
         n = len(self.row_id)
         sizes = {len(self.emotion), len(self.usage), len(self.images)}
+        if self.origin is not None:
+            sizes.add(len(self.origin))
         if self.aug is not None:
             sizes.add(len(self.aug))
         if self.votes is not None:
@@ -74,6 +81,14 @@ class FaceTable:
     def aug_index(self) -> np.ndarray:
         """Augmented-copy index of each row: int16 (n,), all zeros when ``aug`` is None."""
         return np.zeros(len(self), np.int16) if self.aug is None else self.aug
+
+    @property
+    def origins(self) -> np.ndarray:
+        """Origin of each row: object (n,) of str, all :data:`MAIN_ORIGIN` when ``origin`` is
+        None."""
+        if self.origin is None:
+            return np.full(len(self), MAIN_ORIGIN, dtype=object)
+        return self.origin
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -108,6 +123,7 @@ class FaceTable:
             aug=None if self.aug is None else self.aug[index],
             meta=self.meta,
             votes=None if self.votes is None else self.votes[index],
+            origin=None if self.origin is None else self.origin[index],
         )
 
 
@@ -145,6 +161,9 @@ def concat_tables(tables: list[FaceTable]) -> FaceTable:
         votes=None
         if any(t.votes is None for t in tables)
         else np.concatenate([t.votes for t in tables]),
+        origin=None
+        if all(t.origin is None for t in tables)
+        else np.concatenate([t.origins for t in tables]),
     )
 
 
@@ -157,6 +176,7 @@ def _to_arrow(table: FaceTable) -> pa.Table:
         "emotion": pa.array(table.emotion, pa.int8()),
         "usage": pa.array(table.usage.astype(str), pa.string()).dictionary_encode(),
         "pixels": pixels,
+        "origin": pa.array(table.origins.astype(str), pa.string()).dictionary_encode(),
     }
     if table.votes is not None:
         flat_votes = pa.array(np.ascontiguousarray(table.votes, np.uint8).reshape(-1), pa.uint8())
@@ -168,8 +188,9 @@ def _to_arrow(table: FaceTable) -> pa.Table:
 def write_faces(table: FaceTable, path: str | os.PathLike[str]) -> Path:
     """Write a face table as an uncompressed feather (Arrow IPC) file, atomically.
 
-    Columns are written as ``row_id`` int64, ``aug`` int16, ``emotion`` int8, ``usage``
-    dictionary-encoded string, ``pixels`` fixed-size list of 2304 uint8 and, when the table has
+    Columns are written as ``row_id`` int64, ``aug`` int16, ``emotion`` int8, ``usage`` and
+    ``origin`` dictionary-encoded strings, ``pixels`` fixed-size list of 2304 uint8 and, when the
+    table has
     them, ``votes`` fixed-size list of 10 uint8; ``meta`` (with ``classes`` and ``label_source``)
     is stored as JSON in the schema metadata. Uses pyarrow's ``feather.write_feather``.
 
@@ -210,8 +231,8 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
     FaceTable
         ``row_id`` int64 (n,), ``emotion`` int8 (n,), ``usage`` object array of str (n,),
         ``images`` uint8 (n, 48, 48) (read-only, backed by the Arrow buffer), ``aug`` int16 (n,),
-        ``votes`` uint8 (n, 10) or None, and ``meta`` from the schema metadata (``{}`` if
-        absent).
+        ``votes`` uint8 (n, 10) or None, ``origin`` object array of str (n,) or None (a table
+        written without the column), and ``meta`` from the schema metadata (``{}`` if absent).
 
     Raises
     ------
@@ -247,4 +268,9 @@ def read_faces(path: str | os.PathLike[str]) -> FaceTable:
         aug=arrow.column("aug").to_numpy(),
         meta=json.loads(raw_meta),
         votes=votes,
+        origin=np.asarray(
+            arrow.column("origin").combine_chunks().cast(pa.string()).to_pylist(), dtype=object
+        )
+        if "origin" in arrow.column_names
+        else None,
     )

@@ -117,6 +117,8 @@ class AugmentModeCounts(Record):
 
     added: ClassCounts  # augmented copies made, per class
     after: ClassCounts  # training split plus those copies, per class
+    # The copies per origin of their original (fer2013, or a data.extra_train source's name).
+    added_by_origin: dict[str, ClassCounts] | None = None
 
 
 class AugmentMetrics(Record):
@@ -125,3 +127,5 @@ class AugmentMetrics(Record):
     data: DataSource
     train: ClassCounts
     modes: dict[str, AugmentModeCounts]
+    # The training split per origin (fer2013, or a data.extra_train source's name).
+    train_by_origin: dict[str, ClassCounts] | None = None

@@ -43,6 +43,10 @@ DEFAULT_PARAMS = paths.PARAMS_FILE
 Scalar = bool | int | float | str | None
 AUGMENT_MODES = ("balanced", "full", "mirror")
 AUGMENT_OPS = ("flip", "brightness", "contrast")
+# Class names an extra training source may add: FER2013's seven and FER+'s contempt (ingest checks
+# that they are in the label space of data.labels).
+EXTRA_CLASSES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral", "Contempt")
+MAIN_ORIGIN = "fer2013"  # the origin of the data.path input's rows (fer_data.faces.MAIN_ORIGIN)
 
 
 def _unique_entries(value: list[str]) -> list[str]:
@@ -64,6 +68,37 @@ class _Section(BaseModel):
 
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class ExtraSourceParams(_Section):
+    """One extra training source (``data.extra_train.<name>``)."""
+
+    # A FER2013-shaped CSV (plain or gzip; `emotion`, `pixels`), an image folder (<label>/<image>)
+    # or a tar/zip archive of either: read as evaluate.external's sets are.
+    path: Path
+    # Their label -> a class name (any case) or null (drop, counted). null (no map): the labels
+    # must be FER2013 codes 0-6 or class names (a folder named disgust/).
+    label_map: Annotated[dict[str, str | None], Field(min_length=1)] | None
+    # The classes whose faces join the train split (the others are dropped, counted).
+    classes: Annotated[list[str], Field(min_length=1), Unique]
+    # At most this many faces join (a seeded draw stratified over `classes`).
+    max_rows: Annotated[int, Field(ge=1)]
+    resize_images: bool  # images not 48x48: resize them (counted) instead of rejecting them
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: object) -> object:
+        # YAML reads `0: Angry` with an int key; labels are compared as text.
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("classes")
+    @classmethod
+    def _class_names(cls, value: list[str]) -> list[str]:
+        names = {c.lower(): c for c in EXTRA_CLASSES}
+        bad = [c for c in value if c.strip().lower() not in names]
+        if bad:
+            raise ValueError(f"{bad}: expected class names ({', '.join(EXTRA_CLASSES)}, any case)")
+        return [names[c.strip().lower()] for c in value]
 
 
 class DataParams(_Section):
@@ -89,6 +124,21 @@ class DataParams(_Section):
     labels: Literal["fer2013", "ferplus"]
     # The FER+ vote file fer2013new.csv, or a folder holding it (read only when labels: ferplus).
     ferplus_path: Path
+    # Extra training sources ({}: none): named inputs whose faces of chosen classes join the
+    # train split only, after the dev split is drawn (README, Extra training sources).
+    extra_train: dict[str, ExtraSourceParams]
+
+    @field_validator("extra_train", mode="before")
+    @classmethod
+    def _extra_names(cls, value: object) -> object:
+        value = _identifier_keys(value, "data.extra_train", "a source's name")
+        if isinstance(value, dict) and MAIN_ORIGIN in value:
+            raise PydanticCustomError(
+                "cross_field",
+                f"data.extra_train.{MAIN_ORIGIN}: '{MAIN_ORIGIN}' names the data.path input's rows "
+                "in the face tables' origin column; choose another name",
+            )
+        return value
 
 
 class AugmentParams(_Section):
@@ -305,14 +355,16 @@ class ExternalSetParams(_Section):
         return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
-def _identifier_keys(value: object) -> object:
+def _identifier_keys(
+    value: object, where: str = "evaluate.external", what: str = "a set's name"
+) -> object:
     if isinstance(value, dict):
         bad = [str(k) for k in value if not str(k).isidentifier()]
         if bad:
             raise PydanticCustomError(
                 "cross_field",
                 "\n".join(
-                    f"evaluate.external.{k}: a set's name must be an identifier (letters, digits "
+                    f"{where}.{k}: {what} must be an identifier (letters, digits "
                     "and _, not starting with a digit): it names files and report columns"
                     for k in bad
                 ),

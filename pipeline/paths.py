@@ -23,6 +23,8 @@ FERPLUS_DIR = DATA_DIR / "ferplus"
 FERPLUS_FILE_NAME = "fer2013new.csv"  # the vote file's name in Microsoft's FERPlus repository
 INGESTED_DIR = DATA_DIR / "ingested"
 SOURCE_FILE = INGESTED_DIR / "source.json"
+# Where extra training sources (data.extra_train) are kept: the ingest stage depends on it.
+EXTRA_DIR = DATA_DIR / "extra"
 REJECTS_FILE = INGESTED_DIR / "rejects.csv"
 # An ingest that fails on too many rejects lists them here, leaving data/ingested as it was.
 FAILED_REJECTS_FILE = DATA_DIR / "ingest-failed" / "rejects.csv"

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features.records import FeatureMetrics
+from fer_data.faces import MAIN_ORIGIN
 from fer_data.records import AugmentMetrics, DataSource
 from models.records import CnnTrainRecord, TrainRecord
 from reports import charts, gallery, mcnemar, summary, tables
@@ -41,6 +42,37 @@ def run_summary(
     }
 
 
+def extra_sources(ingest: dict[str, Any]) -> dict[str, Any] | None:
+    """The extra training sources of ``metrics/ingest.json`` (``extra_train``): faces added per
+    class and source (``table``), and each source's counts as (label, value) pairs
+    (``sources``); None when there is none."""
+    found = ingest.get("extra_train") or {}
+    if not found:
+        return None
+    classes = [c for c in ingest["splits"]["train"] if c != "total"]
+    table = pd.DataFrame(
+        {name: [info["added"].get(c, 0) for c in classes] for name, info in found.items()},
+        index=classes,
+    )
+    sources = {}
+    for name, info in found.items():
+        pairs = [
+            ("path", info["path"]),
+            ("reader", info["reader"]),
+            ("read (rows or files)", info["rows_read"]),
+        ]
+        pairs += [(f"rejected: {r}", n) for r, n in info["rejected_by_reason"].items()]
+        pairs += [(f"dropped: {r}", sum(c.values())) for r, c in info["dropped"].items()]
+        pairs += [
+            ("identical to a FER2013 train image (kept)", info["identical_to_fer2013_training"]),
+            ("identical to an earlier extra image (kept)", info["identical_to_extra"]),
+            ("added to train", info["added"]["total"]),
+            ("max_rows", f"{info['max_rows']} ({info['draw']})"),
+        ]
+        sources[name] = pairs
+    return {"table": table, "sources": sources}
+
+
 def data(
     ingest: dict[str, Any], augment: AugmentMetrics | None, features: FeatureMetrics | None
 ) -> dict[str, Any]:
@@ -48,7 +80,14 @@ def data(
     shown = counts.drop(columns=[tables.SPLIT_LABELS["test"]])  # both halves are shown
     augmentation = []
     for mode, found in (augment.modes if augment else {}).items():
-        augmentation.append({"mode": mode, "train": augment.train, **found.to_json()})
+        extra_copies = {
+            origin: counts
+            for origin, counts in (found.added_by_origin or {}).items()
+            if origin != MAIN_ORIGIN and counts.get("total")
+        }
+        augmentation.append(
+            {"mode": mode, "train": augment.train, **found.to_json(), "extra": extra_copies}
+        )
     return {
         "counts": counts,
         "totals": {tables.SPLIT_LABELS.get(k, k): v["total"] for k, v in ingest["splits"].items()},
@@ -60,6 +99,7 @@ def data(
             for key, value in ingest["duplicates"].items()
         ],
         "augmentation": augmentation,
+        "extra": extra_sources(ingest),
         "features": features,
     }
 

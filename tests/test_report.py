@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib import image as mpl_image
+from PIL import Image
 
 from fer_data.atomic import atomic_path
 from fer_data.faces import EMOTIONS, read_faces
@@ -164,9 +165,20 @@ def real_run(
     sets = tmp_path_factory.mktemp("report_external")
     write_image_folder(sets / "folder", fer2013_frame)
     write_subject_csv(sets / "subjects.csv", fer2013_frame)
+    # An extra training source: the sample's Disgust Training faces mirrored (real faces, none
+    # identical to a sample face), as an image folder disgust/<image>.
+    disgust = fer2013_frame[
+        (fer2013_frame["emotion"] == 1) & (fer2013_frame["Usage"] == "Training")
+    ]
+    (sets / "extra/disgust").mkdir(parents=True)
+    for i, pixels in enumerate(disgust["pixels"]):
+        image = np.asarray(pixels.split(), np.uint8).reshape(48, 48)[:, ::-1]
+        Image.fromarray(np.ascontiguousarray(image)).save(sets / f"extra/disgust/{i}.png")
+    extra = {"path": str(sets / "extra"), "label_map": None, "classes": ["Disgust"]}
     overrides = {
         **REAL,
         "data.path": str(fer2013_sample_csv),
+        "data.extra_train": {"mirrored": {**extra, "max_rows": 12, "resize_images": False}},
         "evaluate.external": external_params(sets / "folder", sets / "subjects.csv"),
     }
     path = _run_stages(workdir, overrides, MODELS, with_cnn=True)
@@ -419,6 +431,26 @@ def test_every_model_is_scored_on_every_external_set_and_the_section_shows_it(re
         assert len([r for r in per_class.find_all("tr") if "data-model" in r.attrs]) == 3
     text = " ".join(section.all_text().split())
     assert "unreadable image 1" in text and "not inside a label folder" in text
+
+
+def test_the_data_section_shows_the_extra_training_source_per_class(real_run) -> None:
+    workdir, dom = real_run
+    added = json.loads((workdir / "metrics/ingest.json").read_text())["extra_train"]["mirrored"]
+    assert added["added"]["Disgust"] == 12 == added["added"]["total"]
+    table = dom.root.find("table", id="extra-sources")
+    assert [th.all_text() for th in table.find_all("th")] == ["class", "mirrored"]
+    rows = {
+        r.find_all("td")[0].all_text(): r.find_all("td")[1].all_text()
+        for r in table.find_all("tr")[1:]
+    }
+    assert rows["Disgust"] == "12" and rows["Happy"] == "0"
+    pairs = {
+        tr.find_all("th")[0].all_text(): tr.find_all("td")[0].all_text()
+        for tr in dom.root.find("section", id="data").find_all("tr")
+        if tr.find_all("th") and tr.find_all("td")
+    }
+    over = added["dropped"]["over max_rows"]["Disgust"]
+    assert pairs["added to train"] == "12" and pairs["dropped: over max_rows"] == str(over)
 
 
 def test_the_cross_dataset_section_appears_only_when_external_sets_are_set(

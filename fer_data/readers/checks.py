@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from fer_data.errors import DataError
 from fer_data.faces import EMOTIONS, USAGES
@@ -35,13 +36,21 @@ def usage_counts(usage: np.ndarray) -> str:
 
 def reject_fraction_error(parsed: ParsedFaces, max_fraction: float) -> str | None:
     """The message when more than ``max_fraction`` of the inputs were rejected, else None."""
-    fraction = len(parsed.rejects) / max(parsed.n_rows, 1)
+    return rejects_over(parsed.rejects, parsed.n_rows, parsed.origin, max_fraction)
+
+
+def rejects_over(
+    rejects: pd.DataFrame, n_rows: int, origin: str, max_fraction: float
+) -> str | None:
+    """The message when more than ``max_fraction`` of ``n_rows`` inputs are in ``rejects``
+    (a frame of :data:`~fer_data.readers.result.REJECT_COLUMNS`), naming ``origin``; else None."""
+    fraction = len(rejects) / max(n_rows, 1)
     if fraction <= max_fraction:
         return None
-    reasons = parsed.rejects["reason"].value_counts()
+    reasons = rejects["reason"].value_counts()
     top = "; ".join(f"{count} x {reason}" for reason, count in reasons.head(3).items())
     return (
-        f"{parsed.origin}: {len(parsed.rejects)} of {parsed.n_rows} data rows ({fraction:.2%}) "
+        f"{origin}: {len(rejects)} of {n_rows} data rows ({fraction:.2%}) "
         f"were rejected, above data.max_reject_fraction={max_fraction:g} ({top})"
     )
 

@@ -4,6 +4,12 @@
 ``mirror`` adds the left-right mirror of every image and nothing else.
 Writes only the copies (``data/augmented/<mode>.feather``, ``aug`` = copy number >= 1, ``row_id`` =
 the source image): a model trained with a mode sees the training split plus that mode's copies.
+
+Extra training sources (``data.extra_train``): their faces are real images of their class, so
+``balanced`` counts them in their class's size (a Disgust top-up leaves fewer copies to make, which
+is what the top-up is for) and spreads the copies over every original of the class, each under
+``max_copies_per_image``. Each copy keeps its original's ``origin``, and ``metrics/augment.json``
+records the training split and each mode's copies per origin and class.
 """
 
 from __future__ import annotations
@@ -50,7 +56,17 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
         aug=aug,
         meta=train.meta,
         votes=None if train.votes is None else train.votes[source],  # FER+: the original's votes
+        origin=None if train.origin is None else train.origin[source],
     )
+
+
+def by_origin(table: FaceTable, classes: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Images per class (:func:`fer_data.splits.class_counts`) of each origin in ``table``."""
+    origins = table.origins
+    return {
+        str(name): class_counts(table.emotion[origins == name], classes or table.classes)
+        for name in dict.fromkeys(origins.tolist())
+    }
 
 
 def run(params: Params) -> AugmentMetrics:
@@ -59,14 +75,21 @@ def run(params: Params) -> AugmentMetrics:
     log_read(path, f"{len(train)} training rows")
     paths.AUGMENTED_DIR.mkdir(parents=True, exist_ok=True)
     before = class_counts(train.emotion, train.classes)
-    metrics = AugmentMetrics(data=DataSource(**train.meta), train=before, modes={})
+    metrics = AugmentMetrics(
+        data=DataSource(**train.meta),
+        train=before,
+        modes={},
+        train_by_origin=by_origin(train),
+    )
     for mode in params.augment.modes:
         table = augment_table(train, mode, params.augment, params.seed)
         out = write_faces(table, paths.augmented(mode))
         log_wrote(out, f"{len(table)} augmented copies ({mode})")
         added = class_counts(table.emotion, train.classes)
         after = {k: before[k] + added[k] for k in added}
-        metrics.modes[mode] = AugmentModeCounts(added=added, after=after)
+        metrics.modes[mode] = AugmentModeCounts(
+            added=added, after=after, added_by_origin=by_origin(table, train.classes)
+        )
     log_wrote(metrics.write(paths.stage_metrics("augment")))
     return metrics
 

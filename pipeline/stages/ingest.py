@@ -12,6 +12,13 @@ rejected rows or files in ``data/ingested/rejects.csv``, where the data came fro
 rejects file with their reason and counted per Usage in ``metrics/ingest.json``); the tables then
 carry FER+'s 8 classes, ``label_source: ferplus`` and each row's 10 votes.
 
+``data.extra_train`` names extra training sources (:mod:`fer_data.extra`): each is read like a
+cross-dataset test set (any format ferbench reads), and the faces of its chosen classes, up to its
+``max_rows``, join the train split only, after the dev split was drawn from the ``data.path``
+input, so dev and test never change. Each train row's ``origin`` says where it came from
+(``fer2013`` or the source's name); ``metrics/ingest.json`` counts per source what was read,
+rejected (leaks into dev or test included), dropped and added.
+
 Everything is read, validated and split in memory first; only then is anything written, so an
 input that fails (too many rejects, a split too small to stratify, an empty Training or test part)
 leaves the previous outputs as they were. Too many rejects are listed in
@@ -32,7 +39,8 @@ import pandas as pd
 
 from fer_data.atomic import atomic_path, write_json
 from fer_data.errors import DataError
-from fer_data.faces import EMOTIONS, FaceTable, write_faces
+from fer_data.extra import ExtraFaces, Selection, image_keys, select
+from fer_data.faces import EMOTIONS, MAIN_ORIGIN, FaceTable, write_faces
 from fer_data.fer_csv import read_fer2013
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.readers.checks import (
@@ -40,7 +48,9 @@ from fer_data.readers.checks import (
     check_parts,
     class_coverage,
     reject_fraction_error,
+    rejects_over,
 )
+from fer_data.readers.labelled import read_labelled
 from fer_data.readers.read import read_input
 from fer_data.readers.result import ParsedFaces
 from fer_data.records import DataSource
@@ -49,7 +59,7 @@ from fer_data.source import Resolved, resolve, synthetic_reason
 from fer_data.splits import blank_mask, class_counts, dev_split, duplicate_stats
 from fer_data.synthetic import SYNTHETIC_NOTICE, synthetic_fer2013_csv
 from pipeline import paths
-from pipeline.params import DataParams, Params
+from pipeline.params import DataParams, ExtraSourceParams, Params
 from pipeline.runner import run_stage
 
 BAR = "!" * 78
@@ -219,6 +229,114 @@ def _ferplus(parsed: ParsedFaces, data: DataParams) -> Relabelled:
     return result
 
 
+def _read_extra(
+    name: str,
+    cfg: ExtraSourceParams,
+    data: DataParams,
+    classes: tuple[str, ...],
+    against: Selection,
+) -> ExtraFaces:
+    """One extra training source read and selected (:func:`fer_data.extra.select`); raises
+    before any write, naming ``data.extra_train.<name>``."""
+    where = f"data.extra_train.{name}"
+    outside = [c for c in cfg.classes if c not in classes]
+    if outside:
+        raise DataError(
+            f"{where}.classes: {', '.join(outside)} not in the label space of data.labels="
+            f"{data.labels} ({', '.join(classes)})"
+        )
+    if not cfg.path.exists():
+        raise DataError(f"{where}.path={cfg.path}: no such file or folder")
+    if not cfg.path.resolve().is_relative_to(paths.EXTRA_DIR.resolve()):
+        get_logger().warning(
+            "%s.path=%s is outside %s/: ingest reads it, but `dvc repro` does not see it change "
+            "(only %s/ is a dependency of the stage)",
+            where,
+            cfg.path,
+            paths.EXTRA_DIR,
+            paths.EXTRA_DIR,
+        )
+    log_read(cfg.path, f"extra training source {name}")
+    try:
+        read = read_labelled(cfg.path, None, cfg.resize_images, data.n_jobs, None)
+    except DataError as exc:  # the reader names the file; the user needs the key too
+        raise DataError(f"{where}: {exc}") from None
+    message = rejects_over(
+        read.rejects, read.n_rows, f"{where} ({cfg.path})", data.max_reject_fraction
+    )
+    if message:
+        raise DataError(f"{message}; {paths.INGESTED_DIR} is unchanged")
+    return select(name, cfg.path, read, cfg.label_map, cfg.classes, cfg.max_rows, against)
+
+
+def read_extras(
+    data: DataParams, seed: int, parsed: ParsedFaces, plan: Plan, classes: tuple[str, ...]
+) -> list[ExtraFaces]:
+    """Every source of ``data.extra_train``, in order, checked against the splits of ``parsed``:
+    a face identical to a dev or test face is rejected, one identical to a train face reported.
+
+    Raises
+    ------
+    DataError
+        FER+ labels (an extra face has one label, not 10 votes), a class outside the label
+        space, a missing path, too many rejects, or a label without a class (naming the key).
+    """
+    if not data.extra_train:
+        return []
+    if data.labels == "ferplus":
+        raise DataError(
+            f"data.extra_train names {', '.join(data.extra_train)}, but data.labels: ferplus "
+            "trains on each face's 10 FER+ votes, which an extra source does not have: set "
+            "data.labels: fer2013 or data.extra_train: {}"
+        )
+    held_out = np.concatenate([plan.splits["dev"], plan.splits["test"]])
+    against = Selection(
+        classes=classes,
+        blank_std_max=data.blank_std_max,
+        held_out=set(image_keys(parsed.images[held_out])),
+        fer_train=set(image_keys(parsed.images[plan.splits["train"]])),
+        extra_seen=set(),
+        seed=seed,
+    )
+    extras = []
+    for name, cfg in data.extra_train.items():
+        found = _read_extra(name, cfg, data, classes, against)
+        against.extra_seen.update(found.keys)
+        info = found.info
+        get_logger().info(
+            "extra %s: %d faces join train (%s); %d of %d rejected (%s); dropped: %s; "
+            "identical to a FER2013 train face (kept): %d",
+            name,
+            len(found),
+            ", ".join(f"{c} {n}" for c, n in info.added.items() if n and c != "total") or "none",
+            info.rejected,
+            info.rows_read,
+            "; ".join(f"{r} {n}" for r, n in info.rejected_by_reason.items()) or "none",
+            "; ".join(f"{r} {sum(c.values())}" for r, c in info.dropped.items()) or "none",
+            info.identical_to_fer2013_training,
+        )
+        extras.append(found)
+    return extras
+
+
+def _with_extras(train: FaceTable, extras: list[ExtraFaces], first_id: int) -> FaceTable:
+    """``train`` followed by the extra faces; their ``row_id`` count on from ``first_id``, source
+    by source in order, each in its read order."""
+    if not extras:
+        return train
+    n = sum(len(e) for e in extras)
+    return FaceTable(
+        row_id=np.concatenate([train.row_id, first_id + np.arange(n, dtype=np.int64)]),
+        emotion=np.concatenate([train.emotion, *(e.emotion for e in extras)]),
+        usage=np.concatenate([train.usage, np.full(n, "Training", dtype=object)]),
+        images=np.concatenate([train.images, *(e.images for e in extras)]),
+        meta=train.meta,
+        origin=np.concatenate(
+            [train.origins, *(np.full(len(e), e.name, dtype=object) for e in extras)]
+        ),
+    )
+
+
 def run(params: Params) -> dict:
     started = time.perf_counter()
     resolved, parsed = _load(params.data, params.seed)
@@ -237,7 +355,14 @@ def run(params: Params) -> dict:
         info.label_file = relabelled.summary["vote_file"]
     classes = tuple(info.classes)
     plan = plan_splits(parsed, params.data, params.seed, classes)
+    extras = read_extras(params.data, params.seed, parsed, plan, classes)
     warnings = _coverage_warnings(plan.coverage, len(classes))
+    for extra in (e for e in extras if not len(e)):
+        dropped = "; ".join(f"{r} {sum(c.values())}" for r, c in extra.info.dropped.items())
+        warnings.append(
+            f"data.extra_train.{extra.name}: no face joined the train split ({extra.info.rejected} "
+            f"rejected; dropped: {dropped or 'none'})"
+        )
     warn(warnings)
 
     split_of = np.full(len(parsed.row_id), "", dtype=object)
@@ -255,9 +380,20 @@ def run(params: Params) -> dict:
             images=parsed.images[index],
             meta=info.to_json(),
             votes=None if votes is None else votes[index],
+            origin=np.full(len(index), MAIN_ORIGIN, dtype=object),
         )
         for name, index in plan.splits.items()
     }
+    first_id = max(parsed.n_rows, int(parsed.row_id.max(initial=-1)) + 1)
+    tables["train"] = _with_extras(tables["train"], extras, first_id)
+    if extras:  # a `source` column says whose reject each row is (the format is unchanged without)
+        rejects = pd.concat(
+            [
+                rejects.assign(source=MAIN_ORIGIN),
+                *(e.rejects.assign(source=e.name) for e in extras),
+            ],
+            ignore_index=True,
+        )
 
     with atomic_path(paths.REJECTS_FILE) as tmp:
         rejects.to_csv(tmp, index=False)
@@ -285,6 +421,13 @@ def run(params: Params) -> dict:
         "blank_images": plan.blanks,
         "splits": counts,
         "duplicates": duplicates,
+        "extra_train": {e.name: e.info.to_json() for e in extras},
+        "train_by_origin": {
+            origin: class_counts(
+                tables["train"].emotion[tables["train"].origins == origin], classes
+            )
+            for origin in (MAIN_ORIGIN, *(e.name for e in extras))
+        },
         "reader": {"kind": parsed.reader, "origin": parsed.origin, **parsed.notes},
         "class_coverage": plan.coverage,
         "warnings": warnings,
