@@ -33,6 +33,7 @@ import pandas as pd
 
 from fer_data.atomic import atomic_path
 from fer_data.errors import DataError
+from fer_data.logs import get_logger
 from fer_data.records import DataSource, Record
 
 HASHES = ("phash", "dhash", "average_hash")  # imagehash functions with hash_size**2 bits
@@ -61,7 +62,11 @@ def _hash_chunk(images: np.ndarray, method: str, hash_size: int) -> np.ndarray:
 
 
 def image_hashes(
-    images: np.ndarray, method: str = "phash", hash_size: int = 16, n_jobs: int = 1
+    images: np.ndarray,
+    method: str = "phash",
+    hash_size: int = 16,
+    n_jobs: int = 1,
+    chunk: int = _HASH_CHUNK,
 ) -> np.ndarray:
     """Perceptual hashes of grayscale images, packed into 64-bit words.
 
@@ -76,6 +81,8 @@ def image_hashes(
         Side of the hash's bit grid: ``hash_size**2`` bits, a multiple of 64 (8, 16, 24, 32).
     n_jobs : int
         Worker processes (forked on Linux); 1 hashes in this process.
+    chunk : int
+        Images per worker task.
 
     Returns
     -------
@@ -96,7 +103,7 @@ def image_hashes(
     words = hash_size * hash_size // 64
     if len(images) == 0:
         return np.zeros((0, words), np.uint64)
-    chunks = [images[i : i + _HASH_CHUNK] for i in range(0, len(images), _HASH_CHUNK)]
+    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
     if n_jobs <= 1 or len(chunks) == 1:
         return np.concatenate([_hash_chunk(c, method, hash_size) for c in _progress(chunks)])
     # fork: workers start in milliseconds with numpy, Pillow and imagehash already imported.
@@ -268,7 +275,7 @@ def write_copies(copies: Copies, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def clean_mask(path: str | os.PathLike[str], row_id: np.ndarray) -> np.ndarray:
+def clean_mask(path: str | os.PathLike[str], row_id: np.ndarray) -> np.ndarray | None:
     """Which test rows have no exact or near copy in training, from the duplicates table.
 
     Parameters
@@ -280,18 +287,25 @@ def clean_mask(path: str | os.PathLike[str], row_id: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (m,), bool
-        True where the row has neither kind of copy.
+    ndarray of shape (m,), bool, or None
+        True where the row has neither kind of copy. None, with a warning naming the file, when
+        the table does not exist (a stage run outside DVC before the duplicates stage, whose
+        ``dvc.yaml`` entry depends on it): the scores then leave the clean subset out.
 
     Raises
     ------
     DataError
-        The table is missing or lacks its columns, or a test row is not in it (it was made from
-        other ingested data: rerun the duplicates stage).
+        The table lacks its columns, or a test row is not in it (it was made from other ingested
+        data: rerun the duplicates stage).
     """
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path} does not exist; run the duplicates stage (dvc repro duplicates)")
+        get_logger().warning(
+            "%s does not exist: no scores without the test images copied in train + dev; run "
+            "the duplicates stage first (dvc repro duplicates)",
+            path,
+        )
+        return None
     table = pd.read_csv(path)
     missing = [c for c in ("row_id", "exact_copy", "near_copy") if c not in table.columns]
     if missing:

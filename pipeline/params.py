@@ -348,7 +348,8 @@ class ScaleParams(_Section):
 
 
 class DuplicatesParams(_Section):
-    """Test images with a copy in train + dev (the duplicates stage; README, Leakage-aware scores)."""
+    """Test images with a copy in train + dev (the duplicates stage; README: Leakage-aware
+    scores)."""
 
     hash: Literal["phash", "dhash", "average_hash"]  # the imagehash function
     # Side of the hash's bit grid (hash_size**2 bits, a multiple of 64).

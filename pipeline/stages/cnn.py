@@ -256,7 +256,7 @@ def run(params: Params, arch: str) -> ModelMetrics:
     settings, scale = recipe_settings(params, arch)
     get_logger().info("cnn %s: %s", arch, scale.describe())
     data = StageData.load(cfg.augmentation, runtime.device, cfg.targets, f"cnn.{arch}")
-    # Test rows without a copy in train + dev; read before training, so a missing table fails fast.
+    # Test rows without a copy in train + dev; read before training: a stale table fails at once.
     clean = clean_mask(paths.DUPLICATES_TABLE, data.tables["test"].row_id)
     net, result = train_net(params, arch, data, runtime, settings)
     model_bytes = save_model(paths.cnn_weights(name), net, arch, cfg.crop, data.norm)
