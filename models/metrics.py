@@ -175,8 +175,10 @@ def score_predictions(
     seed: int = 0,
     classes: Sequence[str] = EMOTIONS,
     groups: np.ndarray | None = None,
+    clean: np.ndarray | None = None,
 ) -> TestScores:
-    """Scores for ``all`` test rows, ``public`` (PublicTest) and ``private`` (PrivateTest).
+    """Scores for ``all`` test rows, ``public`` (PublicTest) and ``private`` (PrivateTest), and
+    ``clean``: all rows with no copy in the training images, when ``clean`` marks them.
 
     ``y_true``, ``y_pred``: int class codes 0-6 of shape (n,); ``usage``: str (n,). A subset with
     no rows (e.g. a test split without PrivateTest) scores ``None``.
@@ -195,16 +197,21 @@ def score_predictions(
         The label space, in code order.
     groups : array_like of shape (n,), optional
         A group (subject) per row for the cluster bootstrap (see :func:`score_subset`).
+    clean : array_like of shape (n,), bool, optional
+        True for the rows without an exact or near copy in train + dev
+        (:func:`fer_data.duplicates.clean_mask`); their scores use seed + 3. None leaves
+        ``clean`` out of the result.
 
     Returns
     -------
     TestScores
-        :func:`score_subset` of ``all``, ``public`` and ``private``.
+        :func:`score_subset` of ``all``, ``public``, ``private`` and (given ``clean``) ``clean``;
+        a subset without rows is None.
 
     Raises
     ------
     ValueError
-        The three arrays differ in length, or a code lies outside 0-6.
+        The arrays differ in length, or a code lies outside 0-6.
     """
     y_true, y_pred, usage = np.asarray(y_true), np.asarray(y_pred), np.asarray(usage)
     if not len(y_true) == len(y_pred) == len(usage):
@@ -217,9 +224,16 @@ def score_predictions(
     ):
         raise ValueError(f"labels and predictions must lie in 0..{k - 1}")
     groups = None if groups is None else np.asarray(groups)
+    masks = {
+        key: np.ones(len(usage), bool) if value is None else usage == value
+        for key, value in SUBSETS.items()
+    }
+    if clean is not None:
+        masks["clean"] = np.asarray(clean, bool)
+        if len(masks["clean"]) != len(usage):
+            raise ValueError(f"lengths differ: {len(usage)} rows, {len(clean)} clean flags")
     scores = {}
-    for offset, (key, value) in enumerate(SUBSETS.items()):
-        mask = np.ones(len(usage), bool) if value is None else usage == value
+    for offset, (key, mask) in enumerate(masks.items()):
         scores[key] = (
             score_subset(
                 y_true[mask],

@@ -61,6 +61,9 @@ class TestScores(Record):
     all: Scores | None
     public: Scores | None
     private: Scores | None
+    # Both halves without the images that have an exact or near copy in train + dev (the
+    # duplicates stage): None when no image is left; absent in records made without the table.
+    clean: Scores | None = None
 
 
 class ExternalScores(Record):

@@ -24,6 +24,7 @@ STAGES: dict[str, str] = {
     "ingest": "FER2013 (or the synthetic demo set) -> train/dev/test face tables",
     "augment": "augmented copies of the training split, per mode",
     "features": "pixels, HOG and dlib landmarks for every split",
+    "duplicates": "test images with an exact or near copy in train + dev",
     "external": "read the cross-dataset test sets of evaluate.external, labels mapped",
     "search": "tune one model on dev (Optuna or grid, time-boxed)",
     "train": "fit one model with its searched (or configured) parameters",

@@ -399,6 +399,27 @@ class ScaleParams(_Section):
     min_seconds: Annotated[float, Field(gt=0.0)]  # no scaled time budget goes below this
 
 
+class DuplicatesParams(_Section):
+    """Test images with a copy in train + dev (the duplicates stage; README: Leakage-aware
+    scores)."""
+
+    hash: Literal["phash", "dhash", "average_hash"]  # the imagehash function
+    # Side of the hash's bit grid (hash_size**2 bits, a multiple of 64).
+    hash_size: Annotated[int, Field(ge=8, le=32, multiple_of=8)]
+    # A test image is a near copy when a training image's hash lies within this many bits.
+    max_distance: Annotated[int, Field(ge=0, le=1024)]
+    n_jobs: Annotated[int, Field(ge=1, le=256)]  # processes hashing, threads searching
+
+    @model_validator(mode="after")
+    def _within_hash(self) -> DuplicatesParams:
+        if self.max_distance > self.hash_size**2:
+            raise ValueError(
+                f"max_distance {self.max_distance} exceeds the hash's "
+                f"{self.hash_size**2} bits (hash_size {self.hash_size})"
+            )
+        return self
+
+
 class ComputeParams(_Section):
     n_jobs: Annotated[int, Field(ge=1, le=256)]  # threads for LightGBM, XGBoost, RF, KNN
 
@@ -570,6 +591,7 @@ class Params(_Section):
     search: SearchParams
     train: TrainParams
     evaluate: EvaluateParams
+    duplicates: DuplicatesParams
     competency: CompetencyParams
     scale: ScaleParams
     cnn: CnnParams

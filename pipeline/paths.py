@@ -34,6 +34,9 @@ FEATURES_DIR = DATA_DIR / "features"
 EXTERNAL_DIR = DATA_DIR / "external"
 EXTERNAL_MANIFEST = EXTERNAL_DIR / "manifest.json"
 EXTERNAL_REJECTS = EXTERNAL_DIR / "rejects.csv"
+# Test images with an exact or near copy in train + dev (the duplicates stage), one row each.
+DUPLICATES_DIR = DATA_DIR / "duplicates"
+DUPLICATES_TABLE = DUPLICATES_DIR / "test_copies.csv"
 SIFT_VOCABULARY = FEATURES_DIR / "sift_vocabulary.npy"  # learnt on train (features.sets: sift_bovw)
 SPLITS = ("train", "dev", "test")
 
@@ -73,7 +76,7 @@ def external_set(name: str) -> Path:
 
 
 def stage_metrics(stage: str) -> Path:
-    """``metrics/<stage>.json`` of the data stages (ingest, augment, features)."""
+    """``metrics/<stage>.json`` of the data stages (ingest, augment, features, duplicates)."""
     return METRICS_DIR / f"{stage}.json"
 
 

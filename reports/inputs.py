@@ -35,7 +35,8 @@ class ModelRun:
         return self.metrics.ok
 
     def scores(self, subset: str = "all") -> Scores | None:
-        """The test scores of ``subset`` (all, public or private); None when unscored."""
+        """The test scores of ``subset`` (all, public, private, or clean: both halves without the
+        images copied in train + dev); None when unscored."""
         return None if self.metrics.test is None else getattr(self.metrics.test, subset)
 
     def score(self, metric: str, subset: str = "all") -> float | None:

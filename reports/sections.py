@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features.records import FeatureMetrics
+from fer_data.duplicates import DuplicatesMetrics
 from fer_data.faces import MAIN_ORIGIN
 from fer_data.records import AugmentMetrics, DataSource
 from models.records import CnnTrainRecord, TrainRecord
@@ -192,3 +193,23 @@ def cnn(run: ModelRun) -> dict[str, Any]:
         else None
     )
     return {"name": run.name, "views": views, "train": train, "curves": curves}
+
+
+def leakage(copies: DuplicatesMetrics | None, ranked: list[ModelRun]) -> dict[str, Any] | None:
+    """Test images with a copy in train + dev (``metrics/duplicates.json``), and every scored
+    model's accuracy and macro-F1 on all test images beside those without a copy."""
+    if copies is None:
+        return None
+    rows = []
+    for run in ranked:
+        full, clean = run.scores("all"), run.scores("clean")
+        if run.ok:
+            rows.append(
+                {
+                    "name": run.name,
+                    "all": full,
+                    "clean": clean,
+                    "drop": None if clean is None else full.accuracy - clean.accuracy,
+                }
+            )
+    return {"copies": copies, "rows": rows}

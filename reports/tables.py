@@ -46,6 +46,7 @@ def leaderboard(models: list[ModelRun]) -> list[dict[str, Any]]:
                 "status": metrics.status,
                 "error": metrics.error,
                 "subsets": {key: run.scores(key) for key in SUBSETS},
+                "clean": run.scores("clean"),  # both halves, without the copies of training images
                 "fit_seconds": metrics.fit_seconds,
                 "predict_ms": metrics.predict_ms_per_image,
                 "model_bytes": metrics.model_bytes,

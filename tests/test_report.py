@@ -31,6 +31,7 @@ from pipeline.stages import (
     cnn,
     competency,
     competency_table,
+    duplicates,
     evaluate,
     external,
     ingest,
@@ -141,6 +142,7 @@ def _run_stages(workdir: Path, overrides: dict, models: tuple[str, ...], with_cn
         params = make_params(workdir, overrides)
         # Each stage sees only the keys its dvc.yaml entry declares, as under `dvc repro`.
         ingest.run(restrict(params, "ingest"))
+        duplicates.run(restrict(params, "duplicates"))
         augment.run(restrict(params, "augment"))
         featurize.run(restrict(params, "features"))
         external.run(restrict(params, "external"))
@@ -231,6 +233,9 @@ def test_every_model_has_a_leaderboard_row_whose_numbers_are_its_metrics_json(re
                 for half in ("public", "private"):
                     value = json.loads(cells[f"{half}.accuracy"].attrs["data-v"])
                     assert value == metrics["test"][half]["accuracy"]
+                for key in ("accuracy", "macro_f1"):  # without the copies of training images
+                    value = json.loads(cells[f"clean.{key}"].attrs["data-v"])
+                    assert value == metrics["test"]["clean"][key]
 
 
 def test_the_leaderboard_is_ranked_by_test_accuracy_and_the_models_not_run_are_named(
@@ -259,6 +264,7 @@ def test_leaderboard_metrics_file_holds_accuracy_and_macro_f1_of_every_model(rea
         assert entry == {
             "accuracy": scores["accuracy"],
             "macro_f1": scores["macro_f1"],
+            "no_copy_accuracy": metrics["test"]["clean"]["accuracy"],
             "external": {
                 key: {
                     "accuracy": found["scores"]["accuracy"],

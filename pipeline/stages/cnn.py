@@ -8,7 +8,8 @@ architecture's ``augmentation`` names a mode). Writes, for model ``cnn_<arch>``:
   saved weights' 10-crop dev score); while training, ``checkpoint.pt`` to resume an interrupted
   run;
 - ``metrics/models/cnn_<arch>.json`` in the classical models' format, ``test`` holding the 10-crop
-  scores and ``test_center_crop`` the centre-crop ones, ``external`` the 10-crop scores on each
+  scores and ``test_center_crop`` the centre-crop ones (each with ``clean``: the test images
+  without a copy in train + dev, from ``data/duplicates/``), ``external`` the 10-crop scores on each
   external test set (``data/external/``);
 - ``results/plots/cnn/<arch>_history.csv`` (per-epoch train / dev loss and accuracy) and
   ``results/plots/confusion/cnn_<arch>.csv`` (10-crop predictions);
@@ -37,6 +38,7 @@ import pandas as pd
 import torch
 
 from fer_data.atomic import atomic_path
+from fer_data.duplicates import clean_mask
 from fer_data.errors import DataError
 from fer_data.faces import FaceTable
 from fer_data.logs import get_logger, log_wrote, stage
@@ -301,6 +303,8 @@ def run(params: Params, arch: str) -> ModelMetrics:
     settings, scale = recipe_settings(params, arch)
     get_logger().info("cnn %s: %s", arch, scale.describe())
     data = StageData.load(cfg.augmentation, runtime.device, cfg.targets, f"cnn.{arch}")
+    # Test rows without a copy in train + dev; read before training: a stale table fails at once.
+    clean = clean_mask(paths.DUPLICATES_TABLE, data.tables["test"].row_id)
     net, result = train_net(params, arch, data, runtime, settings)
     model_bytes = save_model(paths.cnn_weights(name), net, arch, cfg.crop, data.norm)
     write_history(arch, result.history)
@@ -330,8 +334,10 @@ def run(params: Params, arch: str) -> ModelMetrics:
         fit_seconds=round(result.seconds, 3),
         model_bytes=model_bytes,
         predict_ms_per_image=ten_ms,
-        test=score_predictions(y_true, ten_pred, usage, n_boot, seed, classes),
-        test_center_crop=score_predictions(y_true, center_pred, usage, n_boot, seed, classes),
+        test=score_predictions(y_true, ten_pred, usage, n_boot, seed, classes, clean=clean),
+        test_center_crop=score_predictions(
+            y_true, center_pred, usage, n_boot, seed, classes, clean=clean
+        ),
         status="ok",
     )
     path = write_predictions(paths.confusion(name), y_true, ten_pred, classes)

@@ -3,7 +3,8 @@
 Reads ``artifacts/models/<model>/``, the test features and the external test sets
 (``data/external/``: scored into the metrics' ``external``); writes ``metrics/models/<model>.json``
 (the format of :func:`models.metrics.score_predictions`, plus timings and the data source, so
-numbers from the synthetic demo set say so), ``results/plots/confusion/<model>.csv`` (one
+numbers from the synthetic demo set say so; ``test.clean``: the test images without a copy in
+train + dev, from ``data/duplicates/``), ``results/plots/confusion/<model>.csv`` (one
 ``actual,predicted`` row per test image, for ``dvc plots``) and
 ``artifacts/scores/<model>/test.npz`` (the per-class test scores the stacking ensemble applies its
 meta-learner to; only for a model scored ok). A model whose training failed, or
@@ -18,6 +19,7 @@ import sys
 import numpy as np
 
 from features.store import load_xy
+from fer_data.duplicates import clean_mask
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
 from models.member_scores import ClassScores, load_predict_and_score, save_scores
@@ -85,6 +87,7 @@ def run(params: Params, model: str) -> ModelMetrics:
                 params.evaluate.n_boot,
                 params.seed,
                 classes=data.classes,
+                clean=clean_mask(paths.DUPLICATES_TABLE, rows["row_id"].to_numpy()),
             )
             fitted_on = "train + dev" if info.refit_on_dev else "train"
             scores = ClassScores(

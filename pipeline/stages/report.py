@@ -4,8 +4,9 @@ Reads the stages' metrics (``metrics/*.json``, ``metrics/models/*.json``), the s
 (``artifacts/search/<model>/``), the CNN's training info and history, the per-image test predictions
 (``results/plots/confusion/<model>.csv``), the competency table and the test images. Writes
 ``results/report/index.html`` (charts and images embedded: no network needed to open it) and
-``metrics/leaderboard.json``: accuracy and macro-F1 of every model (and on each external test set
-of ``evaluate.external``), on one line of ``dvc metrics show`` / ``dvc exp show``.
+``metrics/leaderboard.json``: accuracy and macro-F1 of every model (its accuracy on the test images
+without a copy in train + dev, and on each external test set of ``evaluate.external``), on one
+line of ``dvc metrics show`` / ``dvc exp show``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 
 from features.records import FeatureMetrics
 from fer_data.atomic import write_json, write_text
+from fer_data.duplicates import DuplicatesMetrics
 from fer_data.external import ExternalManifest
 from fer_data.faces import FaceTable, read_faces
 from fer_data.logs import log_wrote, stage
@@ -108,7 +110,8 @@ def load(params: Params) -> RunInputs:
 def leaderboard_metrics(models: list[ModelRun]) -> dict[str, Any]:
     """Accuracy and macro-F1 on the whole test split of every scored model, in pipeline order.
 
-    Two numbers per model keep ``dvc metrics show metrics/leaderboard.json`` and ``dvc exp show``
+    Two numbers per model, and the accuracy without the test images copied in train + dev
+    (``no_copy_accuracy``), keep ``dvc metrics show metrics/leaderboard.json`` and ``dvc exp show``
     readable; each model's own metrics file holds the rest (and a failed model's status). The
     order is fixed, not ranked, so that the columns stay put from one experiment to the next.
     """
@@ -117,6 +120,9 @@ def leaderboard_metrics(models: list[ModelRun]) -> dict[str, Any]:
         for run in models
         if run.ok
     }
+    for run in models:  # without the test images copied in train + dev, when scored
+        if run.ok and run.scores("clean") is not None:
+            board[run.name]["no_copy_accuracy"] = run.score("accuracy", "clean")
     for run in models:  # cross-dataset: accuracy and macro-F1 per external set, when any
         if run.ok and (external := cross_dataset.leaderboard_entries(run)):
             board[run.name]["external"] = external
@@ -154,6 +160,9 @@ def context(params: Params) -> tuple[dict[str, Any], RunInputs]:
         ),
         "gallery": sections.faces(ranked, inputs, cfg.gallery_faces, params.seed),
         "cnn": [sections.cnn(run) for run in ranked if run.kind == "cnn" and run.ok],
+        "leakage": sections.leakage(
+            DuplicatesMetrics.read_optional(paths.stage_metrics("duplicates")), ranked
+        ),
         "external_sets": list(params.evaluate.external),  # a leaderboard column each
         "cross_dataset": cross_dataset.section(
             ranked,
