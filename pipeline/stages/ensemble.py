@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from features.store import load_rows
+from fer_data.duplicates import clean_mask
 from fer_data.errors import DataError
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
@@ -163,6 +164,7 @@ def run(params: Params) -> ModelMetrics:
             params.evaluate.n_boot,
             params.seed,
             classes=data.classes,
+            clean=clean_mask(paths.DUPLICATES_TABLE, test_table["row_id"].to_numpy()),
         )
         metrics.status = "ok"
         best = max(member_dev, key=member_dev.get)
