@@ -37,6 +37,7 @@ def _params(workdir: Path, overrides: dict | None = None):
             "evaluate.n_boot": 50,
             "models.gnb.search.enabled": False,
             "models.knn.search.enabled": False,
+            "train.refit_on_dev": True,  # dev scores from the train-only fit, not the saved model's
             **(overrides or {}),
         },
     )

@@ -51,7 +51,7 @@ def _params(store_workdir: Path, overrides: dict | None = None):
 
 
 def test_search_train_evaluate_write_the_shared_metrics_format(store_workdir: Path) -> None:
-    params = _params(store_workdir, GNB_GRID)
+    params = _params(store_workdir, {**GNB_GRID, "train.refit_on_dev": True})
     found = stage_run(search, params, "gnb")
     assert found["status"] == "ok" and found["trials"]["ok"] == 2 and found["scored_on"] == "dev"
     assert len(pd.read_csv(paths.trials("gnb"))) == 2

@@ -51,6 +51,7 @@ def trained(fer2013_sample_csv: Path, tmp_path_factory: pytest.TempPathFactory) 
                 "augment.modes": ["mirror"],
                 "models.gnb.search.enabled": False,
                 "models.knn.search.enabled": False,
+                "train.refit_on_dev": True,  # the saved model is the train + dev fit
                 "evaluate.n_boot": 20,
                 "cnn.threads": 1,
                 "cnn.mini_xception.epochs": 1,
