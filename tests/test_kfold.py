@@ -3,7 +3,8 @@
 The folds are stratified, disjoint and cover train + dev; augmented copies only ever train, and
 never in the fold that holds out their face; the evaluate stage records k fold scores whose mean
 and sd are those of the folds (holdout records none); a fold past its budget is recorded as
-such, with no mean; the CNN says it was not run; the report shows the column and the line.
+such, with no mean; the report shows the column and the line. (That the CNN's metrics say
+k-fold was not run is checked with its stage, in test_cnn_stage.py.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from models.records import KFoldScores
 from models.spec import BuildOptions
 from pipeline import paths
 from pipeline.params import ParamsError
-from pipeline.stages import cnn, evaluate, ingest, train
+from pipeline.stages import evaluate, search, train
 from reports.render import environment
 from tests.stage_helpers import make_params, repo_params, stage_run
 
@@ -44,16 +45,16 @@ def test_folds_are_stratified_disjoint_cover_train_dev_and_keep_copies_with_thei
     assert np.array_equal(np.sort(held_out), np.arange(rows.n_faces))  # disjoint, cover, faces only
     classes = np.bincount(rows.y[: rows.n_faces])
     copies = np.arange(rows.n_faces, len(rows.y))
-    for train, test in splits:
+    for fit, test in splits:
         # Stratified: each class's share of a fold is its share of train + dev, to one face.
         assert np.all(np.abs(np.bincount(rows.y[test], minlength=len(classes)) - classes / K) <= 1)
-        assert not np.intersect1d(train, test).size
-        trained_faces = train[train < rows.n_faces]
+        assert not np.intersect1d(fit, test).size
+        trained_faces = fit[fit < rows.n_faces]
         assert np.array_equal(
             np.sort(np.concatenate([trained_faces, test])), np.arange(rows.n_faces)
         )
         # Copies: never of a held-out face; every copy of a training face is trained on.
-        trained_copies = train[train >= rows.n_faces]
+        trained_copies = fit[fit >= rows.n_faces]
         assert not np.isin(rows.row_id[trained_copies], rows.row_id[test]).any()
         expected = copies[np.isin(rows.row_id[copies], rows.row_id[trained_faces])]
         assert np.array_equal(np.sort(trained_copies), expected)
@@ -74,6 +75,7 @@ def test_evaluate_with_kfold_records_the_folds_and_holdout_records_none(
         "models.gnb.search.enabled": False,
     }
     params = make_params(store_workdir, overrides)
+    assert stage_run(search, params, "gnb")["status"] == "skipped"
     info = stage_run(train, params, "gnb")
     assert info["status"] == "ok"
     holdout = stage_run(evaluate, params, "gnb")
@@ -118,33 +120,11 @@ def test_folds_beyond_the_rarest_class_fail_with_the_reason(store_workdir: Path)
     assert record.status == "failed" and "evaluate.folds" in record.error and not record.folds
 
 
-@pytest.mark.parametrize(
-    ("key", "value"), [("evaluate.protocol", "loocv"), ("evaluate.folds", 1)]
-)
+@pytest.mark.parametrize(("key", "value"), [("evaluate.protocol", "loocv"), ("evaluate.folds", 1)])
 def test_bad_protocol_params_name_their_key(key: str, value: object) -> None:
     section, name = key.split(".")
     with pytest.raises(ParamsError, match=name):
         repo_params({section: {name: value}})
-
-
-def test_the_cnn_says_kfold_was_not_run(
-    fer2013_sample_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    overrides = {
-        "data.path": str(fer2013_sample_csv),
-        "evaluate.n_boot": 10,
-        "evaluate.protocol": "kfold",
-        "cnn.threads": 1,
-        "cnn.lenet.epochs": 1,
-        "cnn.lenet.crop": 32,
-        "cnn.lenet.finetune_epochs": 0,
-    }
-    params = make_params(tmp_path, overrides)
-    stage_run(ingest, params)
-    metrics = stage_run(cnn, params, "lenet")
-    assert metrics["status"] == "ok"
-    assert metrics["kfold"] == {"status": "skipped", "reason": "not run (CNN)"}
 
 
 def test_the_report_shows_mean_and_sd_or_why_not() -> None:
