@@ -39,8 +39,8 @@ def kfold_scores(params: Params, model: str, info: TrainRecord) -> KFoldScores |
     rows = fold_rows(paths.FEATURES_DIR, info.feature_set, info.augmentation)
     log_read(
         paths.FEATURES_DIR,
-        f"k-fold {model}: {rows.n_faces} train + dev faces, {rows.n_copies} {info.augmentation} "
-        f"copies of {info.feature_set}",
+        f"k-fold {model}: {rows.n_faces} train + dev faces of {info.feature_set}, "
+        + (f"{rows.n_copies} {info.augmentation} copies" if rows.n_copies else "no copies"),
     )
     n_classes = len(DataSource.read(paths.SOURCE_FILE).classes)
     options = BuildOptions(
