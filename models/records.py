@@ -79,6 +79,41 @@ class ExternalScores(Record):
     error: str | None = None
 
 
+class FoldScores(Record):
+    """One fold of k-fold cross-validation: its held-out faces' scores (0-1)."""
+
+    status: Status  # ok, or budget_exceeded / failed (then no scores)
+    train_rows: int  # fitted: the other folds' faces plus their augmented copies
+    test_rows: int  # held out: this fold's faces (originals only)
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    fit_seconds: float | None = None
+    error: str | None = None
+
+
+class KFoldScores(Record):
+    """``evaluate.protocol: kfold``: stratified k-fold over train + dev (:mod:`models.kfold`).
+
+    Means and sample standard deviations (ddof=1) only when every fold ran (``status`` ok).
+    """
+
+    status: Status  # ok; budget_exceeded / failed (a fold; ``error`` says which); skipped
+    reason: str | None = None  # why it was skipped, e.g. "not run (CNN)"
+    protocol: str | None = None  # what was folded and how (models.kfold.PROTOCOL)
+    k: int | None = None  # evaluate.folds
+    seed: int | None = None
+    faces: int | None = None  # train + dev faces split into the folds
+    augmentation: str | None = None  # mode of the copies added to the training folds
+    augmented_rows: int | None = None  # copies available (each used in its face's training folds)
+    fit_timeout_s: float | None = None  # each fold's budget (the model's fit_timeout_s)
+    folds: dict[str, FoldScores] = Field(default_factory=dict)  # "1".."k"
+    accuracy_mean: float | None = None
+    accuracy_sd: float | None = None
+    macro_f1_mean: float | None = None
+    macro_f1_sd: float | None = None
+    error: str | None = None
+
+
 class ModelMetrics(Record):
     """``metrics/models/<model>.json``: one model's test scores, classical or CNN."""
 
@@ -96,6 +131,8 @@ class ModelMetrics(Record):
     error: str | None = None
     # Cross-dataset: one entry per evaluate.external set (absent when none is configured).
     external: dict[str, ExternalScores] = Field(default_factory=dict)
+    # evaluate.protocol kfold: k-fold scores over train + dev (absent with holdout).
+    kfold: KFoldScores | None = None
 
     @property
     def ok(self) -> bool:

@@ -375,6 +375,9 @@ def _identifier_keys(
 class EvaluateParams(_Section):
     n_boot: Annotated[int, Field(ge=0, le=100_000)]  # bootstrap resamples for the 95% CIs
     timeout_s: Seconds  # predicting the test split, enforced
+    # holdout: test scores only; kfold: also stratified k-fold over train + dev (models/kfold.py)
+    protocol: Literal["holdout", "kfold"]
+    folds: Annotated[int, Field(ge=2, le=100)]  # k of kfold
     # Cross-dataset evaluation: named external test sets every model is scored on ({}: none).
     external: dict[str, ExternalSetParams]
 

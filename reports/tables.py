@@ -51,6 +51,7 @@ def leaderboard(models: list[ModelRun]) -> list[dict[str, Any]]:
                 "predict_ms": metrics.predict_ms_per_image,
                 "model_bytes": metrics.model_bytes,
                 "external": metrics.external,  # per evaluate.external set (a column each)
+                "kfold": metrics.kfold,  # evaluate.protocol kfold; None with holdout
             }
         )
     return rows

@@ -55,7 +55,7 @@ from models.cnn.targets import scheme_targets
 from models.devscore import dev_scores
 from models.member_scores import ClassScores, save_scores
 from models.metrics import score_predictions
-from models.records import CnnSpec, CnnTrainRecord, DevScores, ModelMetrics
+from models.records import CnnSpec, CnnTrainRecord, DevScores, KFoldScores, ModelMetrics
 from pipeline import paths
 from pipeline.cards import write_cnn_card
 from pipeline.external_scoring import cnn_external
@@ -340,6 +340,8 @@ def run(params: Params, arch: str) -> ModelMetrics:
         ),
         status="ok",
     )
+    if params.evaluate.protocol == "kfold":  # k networks: k times the budget (README, k-fold)
+        metrics.kfold = KFoldScores(status="skipped", reason="not run (CNN)")
     path = write_predictions(paths.confusion(name), y_true, ten_pred, classes)
     log_wrote(path, f"{len(y_true)} predictions")
     record = CnnTrainRecord(

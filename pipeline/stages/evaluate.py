@@ -29,6 +29,7 @@ from models.records import ModelMetrics, TrainRecord
 from models.worker import BudgetWorker
 from pipeline import paths
 from pipeline.external_classical import classical_external
+from pipeline.kfold_classical import kfold_scores
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params
 from pipeline.runner import run_stage
@@ -107,6 +108,8 @@ def run(params: Params, model: str) -> ModelMetrics:
             metrics.status = outcome.report_status
             metrics.error = outcome.error
             y_true = y_pred = np.zeros(0, np.int64)
+    if (kfold := kfold_scores(params, model, info)) is not None:  # evaluate.protocol: kfold
+        metrics.kfold = kfold
     if metrics.status != "ok":
         log.error("!!! evaluate %s: %s: %s", model, metrics.status, metrics.error)
     write_confusion(model, y_true, y_pred, data.classes)
