@@ -29,6 +29,7 @@ Sharing a study (see :mod:`models.study` for its name, storage and heartbeats):
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import time
@@ -308,7 +309,8 @@ def _round_deadline(db: Db, study: optuna.Study, timeout_s: float, log: Any) -> 
 
 
 def trial_status(trial: optuna.trial.FrozenTrial) -> str:
-    """ok, pruned, timeout, error, running, waiting, surplus, or lost (its worker died)."""
+    """ok, pruned, timeout, error, running, waiting, surplus, orphan (never taken up by a
+    worker: :func:`fail_orphans`), or lost (its worker died)."""
     if trial.state == TrialState.COMPLETE:
         return "ok"
     if trial.state == TrialState.PRUNED:
@@ -319,7 +321,7 @@ def trial_status(trial: optuna.trial.FrozenTrial) -> str:
         return "waiting"
     status = trial.user_attrs.get(STATUS)
     # A failed trial is ours (timeout, error, surplus) or was failed by a heartbeat check: lost.
-    return status if status in ("timeout", "error", "surplus") else "lost"
+    return status if status in ("timeout", "error", "surplus", "orphan") else "lost"
 
 
 def _superseded(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
@@ -333,7 +335,7 @@ def _claims(trial: optuna.trial.FrozenTrial, superseded: set[int]) -> bool:
     """Whether ``trial`` takes a place in the study's budget of ``n_trials``."""
     return (
         trial.state != TrialState.WAITING
-        and trial.user_attrs.get(STATUS) != "surplus"
+        and trial.user_attrs.get(STATUS) not in ("surplus", "orphan")
         and trial.number not in superseded
     )
 
@@ -348,6 +350,52 @@ def _is_surplus(trials: list[optuna.trial.FrozenTrial], number: int, n_trials: i
     superseded = _superseded(trials)
     rank = sum(_claims(t, superseded) for t in trials if t.number <= number)
     return rank > n_trials
+
+
+def ask(db: Db, study: optuna.Study) -> optuna.Trial:
+    """``study.ask()`` in two retried steps: claim a trial, then read it.
+
+    ``Study.ask`` creates (or pops) the trial and then reads the study for the sampler; retried
+    as one call, a connection lost after the creation had committed created a second trial and
+    left the first RUNNING for ever, holding a place in ``n_trials``. Here only the claim (one
+    statement) can leave such an orphan, and :func:`fail_orphans` clears it. Uses Optuna's
+    ``Study._pop_waiting_trial_id`` and ``_storage``, as ``Study.ask`` does (Optuna 4).
+    """
+
+    def claim() -> int:
+        study._thread_local.cached_all_trials = None  # as Study.ask: read the study afresh
+        trial_id = study._pop_waiting_trial_id()
+        return study._storage.create_new_trial(study._study_id) if trial_id is None else trial_id
+
+    return db.call(optuna.Trial, study, db.call(claim))
+
+
+def fail_orphans(db: Db, study: optuna.Study, grace_s: float, log: Any = None) -> int:
+    """Fail RUNNING trials no worker took up within ``grace_s`` seconds; how many.
+
+    A worker names itself on its trial right after asking for it; a trial without a worker after
+    ``grace_s`` is one whose creation's reply was lost with the
+    connection (:func:`ask`), and no process will ever finish it. Its status is ``orphan``; it
+    holds no place in ``n_trials`` (Optuna's heartbeat check only fails trials that had a beat;
+    this one never had).
+    """
+    now = datetime.datetime.now()
+    orphans = [
+        t
+        for t in db.call(study.get_trials, deepcopy=False, states=(TrialState.RUNNING,))
+        if WORKER not in t.user_attrs
+        and t.datetime_start is not None
+        and (now - t.datetime_start).total_seconds() > grace_s
+    ]
+    for t in orphans:
+        try:
+            db.call(study._storage.set_trial_user_attr, t._trial_id, STATUS, "orphan")
+            db.call(study._storage.set_trial_state_values, t._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # finished meanwhile
+        if log is not None:
+            log.warning("search: trial %d was never taken up by a worker: failed", t.number)
+    return len(orphans)
 
 
 def _tell(db: Db, study: optuna.Study, trial: optuna.Trial, outcome: Outcome, log: Any) -> str:
@@ -449,6 +497,7 @@ def run_search(
             before = np.array([db.seconds, db.sql_seconds, db.sql_statements])
             if storage is not None:
                 db.call(optuna.storages.fail_stale_trials, study)
+                fail_orphans(db, study, config.grace_s, log)
             trials = db.call(study.get_trials, deepcopy=False)
             remaining = deadline - time.time()
             # (Re)starting the fit process (after a killed trial) spends the search's budget,
@@ -490,7 +539,7 @@ def _run_trial(
     log: Any,
 ) -> int:
     """Ask, run and tell one trial; 1 if it ran, 0 if it was surplus."""
-    trial = db.call(study.ask)
+    trial = ask(db, study)
     # trial._trial_id: Optuna's own heartbeat thread identifies the trial the same way.
     with Heartbeat(storage, trial._trial_id, config.heartbeat_s):
         db.call(trial.set_user_attr, WORKER, me)

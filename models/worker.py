@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
+import joblib
+
 from models.spec import Pruned
 
 Status = Literal["ok", "error", "timeout", "pruned"]
@@ -64,7 +66,12 @@ class PipeReporter:
 
 
 def _serve(conn: Connection) -> None:
-    """Child loop: receive the shared context once, say ready, then run tasks until told to stop."""
+    """Child loop: receive the shared context once, say ready, then run tasks until told to stop.
+
+    Tasks run under joblib's threading backend: the child is daemonic, and joblib's default (loky)
+    backend then sets ``n_jobs=1`` for every parallel loop (scikit-learn's RandomForest fitted
+    and predicted on one core of two, measured in the train stage's log).
+    """
     context = conn.recv()
     conn.send(("ready",))
     reporter = PipeReporter(conn)
@@ -74,7 +81,9 @@ def _serve(conn: Connection) -> None:
             return
         fn, kwargs = task
         try:
-            conn.send(("ok", fn(context, reporter, **kwargs)))
+            with joblib.parallel_config(backend="threading"):
+                value = fn(context, reporter, **kwargs)
+            conn.send(("ok", value))
         except Pruned as exc:
             conn.send(("pruned", str(exc)))
         except BaseException:

@@ -319,6 +319,9 @@ class SearchParams(_Section):
 
 class TrainParams(_Section):
     refit_on_dev: bool  # fit the final model on train + dev (after choosing on dev)
+    # With the refit: the dev-scored fit before it uses a stratified subsample of this many
+    # training rows (0: all of them).
+    dev_score_rows: Annotated[int, Field(ge=0)]
 
 
 class ExternalSetParams(_Section):

@@ -157,3 +157,18 @@ def test_a_subsample_that_rounds_to_every_group_takes_every_row() -> None:
     y = np.repeat(np.arange(10) % 2, 2)  # 20 rows in 10 groups of two
     groups = np.repeat(np.arange(10), 2)
     assert stratified_subsample(y, 19, seed=0, groups=groups).tolist() == list(range(20))
+
+
+def _parallel_jobs(context: dict, reporter: object, **_: object) -> int:
+    import joblib
+
+    return joblib.effective_n_jobs(2)
+
+
+def test_fits_in_the_budget_worker_keep_their_parallel_loops() -> None:
+    # The child is daemonic: under joblib's default backend RandomForest's loops ran on one core.
+    from models.worker import BudgetWorker
+
+    with BudgetWorker() as worker:
+        outcome = worker.run(_parallel_jobs, {}, timeout=60)
+    assert (outcome.status, outcome.value) == ("ok", 2)

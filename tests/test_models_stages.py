@@ -51,7 +51,9 @@ def _params(store_workdir: Path, overrides: dict | None = None):
 
 
 def test_search_train_evaluate_write_the_shared_metrics_format(store_workdir: Path) -> None:
-    params = _params(store_workdir, {**GNB_GRID, "train.refit_on_dev": True})
+    params = _params(
+        store_workdir, {**GNB_GRID, "train.refit_on_dev": True, "train.dev_score_rows": 150}
+    )
     found = stage_run(search, params, "gnb")
     assert found["status"] == "ok" and found["trials"]["ok"] == 2 and found["scored_on"] == "dev"
     assert len(pd.read_csv(paths.trials("gnb"))) == 2
@@ -62,6 +64,10 @@ def test_search_train_evaluate_write_the_shared_metrics_format(store_workdir: Pa
     assert info["params"]["var_smoothing"] == found["params"]["var_smoothing"]
     n_train, n_dev = (len(load_rows(paths.FEATURES_DIR, s)) for s in ("train", "dev"))
     assert info["train_rows"] == n_train + n_dev  # refit_on_dev
+    # The dev score before the refit: a fit on 150 training rows, named as such.
+    assert info["dev"]["fitted_on"] == "150 rows of train" and 0 < info["dev"]["accuracy"] < 1
+    dev_scores = np.load(paths.dev_scores("gnb"))
+    assert len(dev_scores["row_id"]) == n_dev
     assert info["fit_seconds"] > 0 and info["model_bytes"] > 0
 
     metrics = stage_run(evaluate, params, "gnb")

@@ -156,3 +156,36 @@ def test_a_worker_for_a_model_whose_search_is_off_says_so(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     make_params(tmp_path, {"models.svm.search.enabled": False})
     assert search_worker.cli(["svm", "--params", str(tmp_path / "params.yaml")]) == 2
+
+
+def test_a_connection_lost_while_asking_leaves_no_trial_running_for_ever(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from models.search import WORKER, ask, claimed, fail_orphans, trial_status
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    db = Db(f"sqlite:///{tmp_path / 'study.db'}", retry_s=10)
+    real_trial = optuna.Trial
+    lost = []
+
+    def trial_after_an_outage(*args: object) -> optuna.Trial:
+        if not lost:  # the trial is created; the connection drops while reading it back
+            lost.append(1)
+            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, _PgError("57P01"))
+        return real_trial(*args)
+
+    monkeypatch.setattr(optuna, "Trial", trial_after_an_outage)
+    trial = ask(db, study)
+    assert db.retries == 1 and len(study.get_trials()) == 1 and trial.number == 0
+
+    # A trial whose creation was retried after all (the reply of the insert itself was lost):
+    # no worker ever names itself on it, and after the grace period it is failed, unclaimed.
+    orphan = study.ask()
+    study.enqueue_trial({})  # a waiting trial is nobody's orphan
+    trial.set_user_attr(WORKER, "me")
+    assert fail_orphans(db, study, grace_s=3600) == 0
+    assert fail_orphans(db, study, grace_s=0) == 1
+    states = {t.number: (t.state, trial_status(t)) for t in study.get_trials()}
+    assert states[orphan.number] == (optuna.trial.TrialState.FAIL, "orphan")
+    assert states[trial.number][0] == optuna.trial.TrialState.RUNNING
+    assert claimed(study.get_trials()) == 1

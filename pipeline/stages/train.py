@@ -8,8 +8,9 @@ model's augmentation, plus dev when ``train.refit_on_dev``); writes ``artifacts/
 stacking ensemble learns from; :mod:`models.member_scores`).
 
 Every model gets a dev score: with ``train.refit_on_dev`` the parameters are first fitted on the
-training rows alone and scored on dev, then refitted on train + dev (the saved model, as before);
-without it the saved model is the dev-scored one. The SVM is saved in its compact form
+training rows alone (a stratified subsample of ``train.dev_score_rows`` of them, 0: all) and
+scored on dev, then refitted on train + dev (the saved model); without it the saved model is the
+dev-scored one. The SVM is saved in its compact form
 (:class:`models.svm.CompactRBFSVC`), checked on dev to predict exactly as the fitted SVC.
 
 Fits run in a child process killed at ``fit_timeout_s`` (each fit); a fit that fails or runs out
@@ -31,6 +32,7 @@ from models.data import training_data
 from models.member_scores import ClassScores, save_scores
 from models.names import MODEL_NAMES
 from models.records import DevScores, ExportCheck, SearchRecord, TrainRecord
+from models.sampling import stratified_subsample
 from models.spec import BuildOptions
 from models.worker import BudgetWorker, Outcome
 from pipeline import paths
@@ -51,8 +53,8 @@ def chosen_params(model: str) -> tuple[dict, str]:
 def fit_context(params: Params, model: str) -> dict:
     """Training rows (with the model's augmentation) and, when there is one, the dev split."""
     cfg = params.models[model]
-    x, y, _ = training_data(paths.FEATURES_DIR, cfg.feature_set, cfg.augmentation)
-    context = {"x": x, "y": y}
+    x, y, groups = training_data(paths.FEATURES_DIR, cfg.feature_set, cfg.augmentation)
+    context = {"x": x, "y": y, "groups": groups}
     log_read(paths.FEATURES_DIR, f"{len(y)} training rows of {cfg.feature_set}")
     try:
         x_dev, y_dev, rows = load_xy(paths.FEATURES_DIR, "dev", cfg.feature_set)
@@ -64,6 +66,15 @@ def fit_context(params: Params, model: str) -> dict:
     log_read(paths.FEATURES_DIR / "dev", f"{len(y_dev)} dev rows")
     dev_row_id = rows["row_id"].to_numpy(np.int64)
     return {**context, "x_dev": x_dev, "y_dev": y_dev, "dev_row_id": dev_row_id}
+
+
+def dev_score_rows(params: Params, context: dict) -> np.ndarray | None:
+    """The training rows of the dev-scored fit before a refit: a stratified subsample of
+    ``train.dev_score_rows`` (augmented copies kept with their original), or None for all."""
+    wanted = params.train.dev_score_rows
+    if wanted == 0 or wanted >= len(context["y"]):
+        return None
+    return stratified_subsample(context["y"], wanted, params.seed, context["groups"])
 
 
 def save_dev_scores(model: str, context: dict, value: dict, kind: str, fitted_on: str) -> None:
@@ -89,16 +100,20 @@ def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outco
     fitted_on = "train" + ("" if cfg.augmentation == "none" else f" + {cfg.augmentation}")
     with BudgetWorker(context) as worker:
         if refit:
-            outcome = worker.run(fitting.fit_and_score_dev, common, timeout=cfg.fit_timeout_s)
+            rows = dev_score_rows(params, context)
+            scored_on = fitted_on if rows is None else f"{len(rows)} rows of {fitted_on}"
+            outcome = worker.run(
+                fitting.fit_and_score_dev, {**common, "rows": rows}, timeout=cfg.fit_timeout_s
+            )
             if outcome.status != "ok":
                 return outcome
-            record.dev = DevScores(**outcome.value["dev"], fitted_on=fitted_on)
-            save_dev_scores(model, context, outcome.value, outcome.value["score_kind"], fitted_on)
+            record.dev = DevScores(**outcome.value["dev"], fitted_on=scored_on)
+            save_dev_scores(model, context, outcome.value, outcome.value["score_kind"], scored_on)
             get_logger().info(
                 "train %s: dev accuracy %.4f (fitted on %s in %.1f s); refitting on train + dev",
                 model,
                 record.dev.accuracy,
-                fitted_on,
+                scored_on,
                 outcome.value["fit_seconds"],
             )
         path = paths.model_file(model)
