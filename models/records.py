@@ -167,6 +167,9 @@ class SearchRecord(Record):
     sql_ms_per_trial: float | None = None
     sql_per_trial: float | None = None
     scale: ScaleRecord | None = None  # n_trials, timeout_s, subsample scaled to the data
+    # How the parameters were chosen among the trials: {"rule": "best"}, or the McNemar rule's
+    # two trials, their discordant rows, p-value and which was kept (search.alpha)
+    choice: dict[str, Any] = Field(default_factory=dict)
 
 
 class DevScores(Record):

@@ -56,7 +56,7 @@ def holdout_score(
     params: Mapping[str, Any],
     options: BuildOptions,
     metric: str,
-) -> float:
+) -> dict[str, Any]:
     """Fit on ``context["x"]``, score on ``context["x_val"]``; iterative models report meanwhile.
 
     Parameters
@@ -77,8 +77,9 @@ def holdout_score(
 
     Returns
     -------
-    float
-        ``metric`` of the predictions on ``x_val``, in [0, 1].
+    dict
+        ``value``: ``metric`` of the predictions on ``x_val``, in [0, 1]; ``correct``: bool
+        (m,), which validation rows were classified right (the search's McNemar test).
 
     Raises
     ------
@@ -94,7 +95,8 @@ def holdout_score(
         fit_iterative(pipeline, x, y, x_val, y_val, reporter)
     else:
         pipeline.fit(x, y)
-    return score(metric, y_val, pipeline.predict(x_val))
+    predicted = pipeline.predict(x_val)
+    return {"value": score(metric, y_val, predicted), "correct": predicted == y_val}
 
 
 def cv_score(
@@ -104,7 +106,7 @@ def cv_score(
     params: Mapping[str, Any],
     options: BuildOptions,
     metric: str,
-) -> float:
+) -> dict[str, Any]:
     """Mean score over ``context["folds"]``, reporting the running mean after each fold.
 
     Parameters
@@ -119,8 +121,9 @@ def cv_score(
 
     Returns
     -------
-    float
-        Mean of the per-fold ``metric`` scores, in [0, 1].
+    dict
+        ``value``: mean of the per-fold ``metric`` scores, in [0, 1]; ``correct``: bool, the
+        out-of-fold correctness of every validation row, fold after fold.
 
     Raises
     ------
@@ -130,12 +133,14 @@ def cv_score(
         If ``model`` or ``metric`` is unknown.
     """
     x, y = context["x"], context["y"]
-    scores = []
+    scores, correct = [], []
     for fold, (train, val) in enumerate(context["folds"], start=1):
         pipeline = build_model(model, params, options).fit(x[train], y[train])
-        scores.append(score(metric, y[val], pipeline.predict(x[val])))
+        predicted = pipeline.predict(x[val])
+        scores.append(score(metric, y[val], predicted))
+        correct.append(predicted == y[val])
         reporter.report(fold, float(np.mean(scores)))
-    return float(np.mean(scores))
+    return {"value": float(np.mean(scores)), "correct": np.concatenate(correct)}
 
 
 def fit_predict(

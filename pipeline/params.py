@@ -300,6 +300,9 @@ class SearchParams(_Section):
     storage: Annotated[str, Field(min_length=1)]
     n_startup_trials: Annotated[int, Field(ge=0)]  # random trials before TPE; no pruning before
     prune: bool
+    # The best trial replaces the configured values (the first trial) only when it is right on
+    # significantly more validation rows: exact McNemar, two-sided p < alpha. 1: always the best.
+    alpha: Annotated[float, Field(gt=0.0, le=1.0)]
     heartbeat_s: Annotated[int, Field(ge=1, le=3600)]  # a running trial's heartbeat period
     grace_s: Annotated[int, Field(ge=2, le=86_400)]  # no heartbeat this long: its worker died
     retry_s: Seconds  # how long a lost database connection is retried before the search stops

@@ -1,8 +1,7 @@
 """Pairwise McNemar tests on per-image test predictions, with Holm's correction.
 
-Two models scored on the same images differ significantly when one is right where the other is
-wrong much more often than the reverse. The exact (binomial) test is used at every sample size:
-it needs no continuity correction and stays valid when few images are discordant.
+The test itself (exact, two-sided) is :func:`models.significance.exact_p_value`, shared with the
+search, which uses it to decide whether its best trial beats the configured parameters.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+
+from models.significance import discordant, exact_p_value
 
 
 @dataclass(frozen=True)
@@ -31,20 +32,6 @@ class McNemar:
         return self.a if self.only_a_right > self.only_b_right else self.b
 
 
-def exact_p_value(only_a_right: int, only_b_right: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs at 1/2.
-
-    Binomial(n, 1/2) is symmetric, so the two-sided p-value is twice the smaller tail (capped at
-    1). Summed in exact integers: a few thousand discordant images cost milliseconds.
-    """
-    n = only_a_right + only_b_right
-    term = tail = 1  # C(n, 0)
-    for k in range(min(only_a_right, only_b_right)):
-        term = term * (n - k) // (k + 1)  # C(n, k + 1), exact
-        tail += term
-    return min(1.0, 2 * tail / 2**n)
-
-
 def holm(p_values: list[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (monotone, capped at 1), in the input order."""
     m = len(p_values)
@@ -61,9 +48,7 @@ def pairwise(y_true: np.ndarray, predictions: dict[str, np.ndarray], alpha: floa
     """Every pair of ``predictions`` (model -> labels, aligned with ``y_true``), in input order."""
     right = {name: np.asarray(pred) == np.asarray(y_true) for name, pred in predictions.items()}
     pairs = list(combinations(right, 2))
-    counts = [
-        (int(np.sum(right[a] & ~right[b])), int(np.sum(right[b] & ~right[a]))) for a, b in pairs
-    ]
+    counts = [discordant(right[a], right[b]) for a, b in pairs]
     raw = [exact_p_value(n_a, n_b) for n_a, n_b in counts]
     adjusted = holm(raw)
     return [

@@ -52,7 +52,7 @@ def _check_outputs(repo: Path, synthetic: bool) -> None:
 
 
 def test_repro_on_a_real_sample(tmp_path: Path, fer2013_sample_csv: Path) -> None:
-    repo = copy_checkout(tmp_path / "repo")
+    repo = copy_checkout(tmp_path / "repo", jit_cache=True)
     shutil.copy(fer2013_sample_csv, repo / "data/raw/fer2013.csv")
     _repro(repo)
     _check_outputs(repo, synthetic=False)
@@ -61,7 +61,7 @@ def test_repro_on_a_real_sample(tmp_path: Path, fer2013_sample_csv: Path) -> Non
 
 
 def test_repro_on_a_fresh_clone_uses_the_synthetic_demo_set(tmp_path: Path) -> None:
-    repo = copy_checkout(tmp_path / "repo")
+    repo = copy_checkout(tmp_path / "repo", jit_cache=True)
     assert not list((repo / "data/raw").glob("fer2013*"))
     _repro(repo)
     _check_outputs(repo, synthetic=True)

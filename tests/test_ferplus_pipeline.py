@@ -392,7 +392,7 @@ def _dvc(repo: Path, *args: str) -> str:
 def test_dvc_repro_switches_to_ferplus_labels(tmp_path: Path, ferplus_files) -> None:
     """A fresh clone reproduces with FER2013 labels (data/ferplus holds only its README), then
     with data.labels: ferplus and the vote file dropped into data/ferplus."""
-    repo = copy_checkout(tmp_path / "repo")
+    repo = copy_checkout(tmp_path / "repo", jit_cache=True)
     shutil.copy(ferplus_files[0], repo / "data/raw/fer2013.csv")
     _dvc(repo, "repro", "ingest", "augment")
     ingested = json.loads((repo / "metrics/ingest.json").read_text())

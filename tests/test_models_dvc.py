@@ -45,7 +45,7 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = copy_checkout(tmp_path_factory.mktemp("dvc_models"))
+    dest = copy_checkout(tmp_path_factory.mktemp("dvc_models"), jit_cache=True)
     if not (dest / ".dvc").exists():
         _run([sys.executable, "-m", "dvc", "init", "-q"], dest)
     _run([sys.executable, "-c", PLACEHOLDERS], dest)

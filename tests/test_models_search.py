@@ -172,3 +172,44 @@ def test_fits_in_the_budget_worker_keep_their_parallel_loops() -> None:
     with BudgetWorker() as worker:
         outcome = worker.run(_parallel_jobs, {}, timeout=60)
     assert (outcome.status, outcome.value) == ("ok", 2)
+
+
+def _trial(number: int, params: dict, correct: np.ndarray, first: bool = False):
+    import base64
+
+    from models.search import CORRECT
+
+    trial = optuna.trial.create_trial(
+        params=params,
+        distributions={"C": optuna.distributions.FloatDistribution(0.1, 100.0)},
+        value=float(np.mean(correct)),
+        user_attrs={CORRECT: base64.b64encode(np.packbits(correct)).decode()},
+        system_attrs={"fixed_params": params} if first else {},
+    )
+    trial.number = number
+    return trial
+
+
+def test_the_best_trial_replaces_the_configured_values_only_when_significantly_better() -> None:
+    from models.search import _chosen
+
+    rng = np.random.default_rng(0)
+    first_right = rng.random(3589) < 0.52
+    configured = _trial(0, {"C": 10.0}, first_right, first=True)
+    # 0.4 points better on 3,589 dev rows, as the SVM's trials on FER2013: within the noise.
+    near = first_right.copy()
+    near[np.flatnonzero(~first_right)[:60]] = True
+    near[np.flatnonzero(first_right)[:46]] = False
+    # 3 points better: 140 more rows right than wrong among the discordant ones.
+    far = first_right.copy()
+    far[np.flatnonzero(~first_right)[:200]] = True
+    far[np.flatnonzero(first_right)[:92]] = False
+
+    kept, why = _chosen([configured, _trial(1, {"C": 5.4}, near)], [{"C": 10.0}], alpha=0.05)
+    assert kept.number == 0 and why["kept"] == "first"
+    assert (why["only_best_right"], why["only_first_right"]) == (60, 46) and why["p_value"] > 0.05
+    kept, why = _chosen([configured, _trial(1, {"C": 5.4}, far)], [{"C": 10.0}], alpha=0.05)
+    assert kept.number == 1 and why["kept"] == "best" and why["p_value"] < 1e-6
+    # alpha 1, or a grid (no single configured first trial): the best, as before.
+    assert _chosen([configured, _trial(1, {"C": 5.4}, near)], [{"C": 10.0}], 1.0)[0].number == 1
+    assert _chosen([configured, _trial(1, {"C": 5.4}, near)], [], 0.05)[0].number == 1

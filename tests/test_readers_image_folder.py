@@ -102,7 +102,7 @@ def test_dvc_repro_on_an_image_folder_gives_the_csv_splits(
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     found = {}
     for name, source in (("csv", sample_csv), ("folder", sample_folder)):
-        repo = copy_checkout(tmp_path / name)
+        repo = copy_checkout(tmp_path / name, jit_cache=True)
         cmd = [sys.executable, "-m", "dvc", "repro", "ingest"]
         params = repo / "params.yaml"
         params.write_text(params.read_text().replace("path: data/raw ", f"path: {source} ", 1))

@@ -34,6 +34,7 @@ from tests.stage_helpers import REPO_ROOT, make_params, stage_run
 LIGHTGBM = {
     "compute.n_jobs": 1,
     "search.n_startup_trials": 2,
+    "search.alpha": 1.0,  # the best trial always (the McNemar rule: test_models_search.py)
     "search.heartbeat_s": 1,
     "search.grace_s": 3,
     "search.retry_s": 30,

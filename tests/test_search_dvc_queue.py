@@ -39,7 +39,7 @@ def _run(repo: Path, env: dict[str, str], *cmd: str) -> str:
 def test_two_queued_experiments_search_in_their_own_studies(
     fer2013_frame, tmp_path_factory, tmp_path: Path, pg_url: str
 ) -> None:
-    repo = copy_checkout(tmp_path / "repo")
+    repo = copy_checkout(tmp_path / "repo", jit_cache=True)
     raw = yaml.safe_load((repo / paths.PARAMS_FILE).read_text())
     raw["compute"]["n_jobs"] = 1
     raw["models"]["knn"]["search"]["grid"] = {"n_neighbors": [1, 5, 15]}

@@ -110,6 +110,7 @@ def config_for(params: Params, model: str, scale: Scale | None = None) -> Search
         n_startup_trials=search.n_startup_trials,
         prune=search.prune,
         prune_warmup_steps=cfg.search.prune_warmup_steps,
+        alpha=search.alpha,
         heartbeat_s=search.heartbeat_s,
         grace_s=search.grace_s,
         retry_s=search.retry_s,
@@ -175,7 +176,19 @@ def run(params: Params, model: str) -> SearchRecord:
             sql_ms_per_trial=_rounded(result.sql_ms_per_trial),
             sql_per_trial=_rounded(result.sql_per_trial),
             scale=scale.record(),
+            choice=result.choice,
         )
+        if result.choice.get("kept") == "first":
+            log.info(
+                "search %s: trial %d's %.4f does not beat the configured values' trial %d "
+                "significantly (McNemar p = %.3f >= %s): train fits the configured values",
+                model,
+                result.choice["best_trial"],
+                max(float(v) for v in result.trials["value"].dropna()),
+                result.choice["first_trial"],
+                result.choice["p_value"],
+                config.alpha,
+            )
         if result.status != "ok":
             log.error(
                 "!!! search %s: %s (%s); train falls back to the configured parameters",
