@@ -383,10 +383,10 @@ def fail_orphans(db: Db, study: optuna.Study, grace_s: float, log: Any = None) -
     """Fail RUNNING trials no worker took up within ``grace_s`` seconds; how many.
 
     A worker names itself on its trial right after asking for it; a trial without a worker after
-    ``grace_s`` is one whose creation's reply was lost with the
-    connection (:func:`ask`), and no process will ever finish it. Its status is ``orphan``; it
-    holds no place in ``n_trials`` (Optuna's heartbeat check only fails trials that had a beat;
-    this one never had).
+    ``grace_s`` is one whose creation's reply was lost with the connection (:func:`ask`), and no
+    process will ever finish it. Its status is ``orphan``; it holds no place in ``n_trials``
+    (Optuna's heartbeat check only fails trials that had a beat; this one never had). Start times
+    are the asking machine's clock: machines whose clocks differ by ``grace_s`` fail live trials.
     """
     now = datetime.datetime.now()
     orphans = [
@@ -582,6 +582,8 @@ def _run_trial(
 
 
 def _correct(trial: optuna.trial.FrozenTrial) -> np.ndarray | None:
+    """The trial's per-row correctness (bool), padded with False to a multiple of 8 rows: the
+    padding is wrong for both trials compared, so never discordant."""
     packed = trial.user_attrs.get(CORRECT)
     if packed is None:
         return None
@@ -596,7 +598,8 @@ def _chosen(
     The best trial (ties: the earliest), unless a search with one first trial (the configured
     values, chosen earlier: Optuna method) finished it and the best is not right on significantly
     more validation rows than it (exact McNemar test, two-sided p >= ``alpha``): then the first
-    trial. Trial scores on a subsample differ by less than their noise (six SVM trials on FER2013
+    trial. The test compares correctness whatever ``metric`` the search maximises. Trial scores
+    on a subsample differ by less than their noise (six SVM trials on FER2013
     spanned 0.7 points of dev accuracy); adopting such a winner swaps values chosen on all the
     data for a draw of the noise.
     """

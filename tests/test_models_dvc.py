@@ -113,9 +113,11 @@ def _changed_after_touching(repo: Path, code: str) -> set[str]:
 
 
 def test_editing_code_in_a_stages_imports_reruns_that_stage(repo: Path) -> None:
-    # models/sampling.py: imported by search (subsamples, folds) and competency, not by train.
+    # models/sampling.py: imported by search (subsamples, folds), train (the dev-score fit's
+    # subsample) and competency, not by evaluate.
     changed = _changed_after_touching(repo, "models/sampling.py")
-    assert changed == {f"{step}@{m}" for step in ("search", "competency") for m in MODEL_NAMES}
+    steps = ("search", "train", "competency")
+    assert changed == {f"{step}@{m}" for step in steps for m in MODEL_NAMES}
     # One model's module: only that model's stages (and the report, which resolves its defaults).
     assert _changed_after_touching(repo, "models/svm.py") == {
         "search@svm",
