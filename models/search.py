@@ -379,8 +379,15 @@ def ask(db: Db, study: optuna.Study) -> optuna.Trial:
     return db.call(optuna.Trial, study, db.call(claim))
 
 
-def fail_orphans(db: Db, study: optuna.Study, grace_s: float, log: Any = None) -> int:
-    """Fail RUNNING trials no worker took up within ``grace_s`` seconds; how many.
+def fail_orphans(
+    db: Db,
+    study: optuna.Study,
+    trials: list[optuna.trial.FrozenTrial],
+    grace_s: float,
+    log: Any = None,
+) -> int:
+    """Fail the RUNNING ``trials`` (the study's, as just read) that no worker took up within
+    ``grace_s`` seconds; how many.
 
     A worker names itself on its trial right after asking for it; a trial without a worker after
     ``grace_s`` is one whose creation's reply was lost with the connection (:func:`ask`), and no
@@ -391,8 +398,9 @@ def fail_orphans(db: Db, study: optuna.Study, grace_s: float, log: Any = None) -
     now = datetime.datetime.now()
     orphans = [
         t
-        for t in db.call(study.get_trials, deepcopy=False, states=(TrialState.RUNNING,))
-        if WORKER not in t.user_attrs
+        for t in trials
+        if t.state == TrialState.RUNNING
+        and WORKER not in t.user_attrs
         and t.datetime_start is not None
         and (now - t.datetime_start).total_seconds() > grace_s
     ]
@@ -509,8 +517,9 @@ def run_search(
             before = np.array([db.seconds, db.sql_seconds, db.sql_statements])
             if storage is not None:
                 db.call(optuna.storages.fail_stale_trials, study)
-                fail_orphans(db, study, config.grace_s, log)
             trials = db.call(study.get_trials, deepcopy=False)
+            if storage is not None and fail_orphans(db, study, trials, config.grace_s, log):
+                trials = db.call(study.get_trials, deepcopy=False)
             remaining = deadline - time.time()
             # (Re)starting the fit process (after a killed trial) spends the search's budget,
             # not the next trial's.
@@ -611,13 +620,14 @@ def _chosen(
         return best, {"rule": "best"}
     incumbent = configured[0]
     right_best, right_first = _correct(best), _correct(incumbent)
-    if right_best is None or right_first is None or len(right_best) != len(right_first):
+    if right_best is None or right_first is None:
         return best, {"rule": "best"}  # trials from before correctness was recorded
     only_best, only_first = discordant(right_best, right_first)
     p_value = exact_p_value(only_best, only_first)
     why = {
         "rule": f"first unless p < {alpha}",
         "best_trial": best.number,
+        "best_value": best.value,
         "first_trial": incumbent.number,
         "only_best_right": only_best,
         "only_first_right": only_first,

@@ -183,8 +183,8 @@ def test_a_connection_lost_while_asking_leaves_no_trial_running_for_ever(
     orphan = study.ask()
     study.enqueue_trial({})  # a waiting trial is nobody's orphan
     trial.set_user_attr(WORKER, "me")
-    assert fail_orphans(db, study, grace_s=3600) == 0
-    assert fail_orphans(db, study, grace_s=0) == 1
+    assert fail_orphans(db, study, study.get_trials(), grace_s=3600) == 0
+    assert fail_orphans(db, study, study.get_trials(), grace_s=0) == 1
     states = {t.number: (t.state, trial_status(t)) for t in study.get_trials()}
     assert states[orphan.number] == (optuna.trial.TrialState.FAIL, "orphan")
     assert states[trial.number][0] == optuna.trial.TrialState.RUNNING

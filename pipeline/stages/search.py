@@ -184,7 +184,7 @@ def run(params: Params, model: str) -> SearchRecord:
                 "significantly (McNemar p = %.3f >= %s): train fits the configured values",
                 model,
                 result.choice["best_trial"],
-                max(float(v) for v in result.trials["value"].dropna()),
+                result.choice["best_value"],
                 result.choice["first_trial"],
                 result.choice["p_value"],
                 config.alpha,
