@@ -10,16 +10,20 @@ this code's params.yaml (``predict:``). Sections:
 ``sizes``    every trained model's weights file and the time to load it and predict one face.
 ``speed``    a 640x480 video with one face (a test face, 160 px, drifting over a photograph),
              written with OpenCV, run through ``pipeline.predict.run_video`` per detector and
-             model: frames per second end to end, and detection / classification milliseconds.
-             Baseline in the same run: the naive per-frame path (full-size detection with
+             model: frames per second end to end, and detection / classification milliseconds,
+             with ``predict.redetect_frames`` (whole-frame detection every N frames, the faces
+             searched near where they were in between) and with whole-frame detection on every
+             frame. Baseline in the same run: the naive per-frame path (full-size detection with
              OpenCV's default smallest window, per-face scikit-image HOG and dlib landmark loop,
              one face at a time into the model). ``--svm-support-vectors N`` also times the
              RBF-SVM's decision at the full model's size (random support vectors; the decision
              costs the same for any values).
 ``accuracy`` FER2013 test faces enlarged to 96-192 px and pasted into 640x480 frames at random
              positions and backgrounds (:mod:`bench.compose`, a different seed from the margin
-             choice): detection rate per detector, and accuracy through the whole path (missed
-             faces count as wrong) beside the direct 48x48 score of the same faces.
+             choice): detection rate per detector (Haar; dlib's HOG; Haar then dlib's CNN, MMOD,
+             where Haar finds no face: ``predict.fallback``, what photos get), and accuracy
+             through the whole path (missed faces count as wrong) beside the direct 48x48 score
+             of the same faces. MMOD alone is not run: ~3 s a frame on 2 cores.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -184,14 +190,22 @@ def speed(models_dir: Path, names: list[str], face: np.ndarray, frames: int, sv:
         write_video(video, face, frames)
         for detector in ("haar", "dlib"):
             settings = Settings.from_params(params, detector, True, None)
+            every_frame = replace(settings, redetect_frames=1)
             for name in names:
                 model = load_model(models_dir / name)
                 model.warm_up()
-                runs = [("ferbench", partial(timed_path, video, model, settings))]
+                runs = [
+                    (f"ferbench, whole frame every {settings.redetect_frames}", None),
+                    ("ferbench, whole frame every frame", every_frame),
+                ]
+                runs = [
+                    (label, partial(timed_path, video, model, s or settings)) for label, s in runs
+                ]
                 if model.card.kind == "cnn":
                     centre = partial(_centre, models_dir / name, video, settings)
                     runs.append(("ferbench, centre crop", centre))
-                baseline = partial(naive_path, video, model, detector, settings.margin)
+                margin = settings.margins[detector]
+                baseline = partial(naive_path, video, model, detector, margin)
                 runs.append(("naive baseline", baseline))
                 for label, run in runs:
                     s = run()
@@ -242,27 +256,44 @@ def accuracy(models_dir: Path, names: list[str], faces: np.ndarray, labels: np.n
     direct = {n: m.predict_faces(faces).labels == labels for n, m in models.items()}
     print(f"\naccuracy: {len(faces)} test faces pasted into 640x480 frames; {_machine()}")
     print(
-        "\n| detector | margin | detected | model | direct 48x48 | whole path | on detected faces |"
+        "\n| detector | margin | detected (by) | ms / frame | model | direct 48x48 | whole path | "
+        "on detected faces |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for detector in ("haar", "dlib"):
-        settings = Settings.from_params(params, detector, True, None)
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    chained = Settings.from_params(params, "haar", True, None)
+    detectors = {
+        "haar": Settings.from_params(
+            params.model_copy(update={"fallback": "none"}), "haar", True, None
+        ),
+        "dlib": Settings.from_params(
+            params.model_copy(update={"fallback": "none"}), "dlib", True, None
+        ),
+        chained.for_images().name: chained,  # haar, then mmod where haar finds no face
+    }
+    for label, settings in detectors.items():
+        detector = settings.for_images()
         maker = FrameMaker(seed=99)
-        crops, kept = [], []
+        crops, kept, by = [], [], Counter()
+        start = time.perf_counter()
         for i, face in enumerate(faces):
             composed = maker.compose(face)
-            box = match(settings.detector.detect(composed.frame), composed.box)
+            box = match(detector.detect(composed.frame), composed.box)
             if box is not None:
-                crops.append(crop_face(composed.frame, box, settings.margin))
+                found_by = getattr(detector, "found_by", detector.name)
+                by[found_by] += 1
+                crops.append(crop_face(composed.frame, box, settings.margins[found_by]))
                 kept.append(i)
+        seconds = (time.perf_counter() - start) / len(faces)
         rate = len(kept) / len(faces)
+        margins = ", ".join(f"{n} {settings.margins[n]}" for n in by) or "-"
         for name, model in models.items():
             right = model.predict_faces(np.stack(crops)).labels == labels[kept] if crops else []
             whole = float(np.sum(right)) / len(faces)
             on_found = float(np.mean(right)) if len(kept) else float("nan")
             print(
-                f"| {detector} | {settings.margin} | {100 * rate:.1f}% | {name} | "
-                f"{100 * direct[name].mean():.2f}% | {100 * whole:.2f}% | {100 * on_found:.2f}% |"
+                f"| {label} | {margins} | {100 * rate:.1f}% ({dict(by)}) | {1000 * seconds:.0f} | "
+                f"{name} | {100 * direct[name].mean():.2f}% | {100 * whole:.2f}% | "
+                f"{100 * on_found:.2f}% |"
             )
 
 

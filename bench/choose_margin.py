@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.compose import FrameMaker, match  # noqa: E402
 from features.crop import crop_face  # noqa: E402
-from features.detect import make_detector  # noqa: E402
+from features.detect import DETECTORS, make_detector  # noqa: E402
 from fer_data.faces import read_faces  # noqa: E402
 from models.predictor import load_model  # noqa: E402
 from pipeline import paths  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repo", type=Path, required=True)
     p.add_argument("--model", action="append", help="default: every trained model")
-    p.add_argument("--detector", action="append", choices=("haar", "dlib"))
+    p.add_argument("--detector", action="append", choices=DETECTORS)
     p.add_argument("--limit", type=int, default=0, help="first N dev faces (0: all)")
     p.add_argument("--margins", type=float, nargs="*", default=list(MARGINS))
     p.add_argument("--seed", type=int, default=2013)

@@ -16,7 +16,6 @@ front; one compiled pass (numba) decodes it in well under a second, and numpy do
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
+from features.dlib_models import LANDMARKS_68, packaged_model_path
+
 _SPECIAL_EXPONENT = 32000  # float_details: 32000 = +inf, 32001 = -inf, 32002 = NaN
 
 
@@ -55,26 +55,14 @@ class ShapeModel:
 
 
 def shape_model_path() -> Path:
-    """Path of the 68-point model shipped by ``face_recognition_models`` (found without importing
-    the package, whose ``__init__`` needs ``pkg_resources``).
-
-    Returns
-    -------
-    pathlib.Path
-        ``<package>/models/shape_predictor_68_face_landmarks.dat``.
+    """Path of the 68-point model shipped by ``face_recognition_models``.
 
     Raises
     ------
     FileNotFoundError
         If the package is not installed or the model file is missing from it.
     """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package face_recognition_models is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"dlib landmark model not found at {path}")
-    return path
+    return packaged_model_path(LANDMARKS_68)
 
 
 # --- compiled decoders: each returns the new byte position, or -1 on malformed input -----------

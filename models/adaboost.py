@@ -64,4 +64,4 @@ def build(params: Mapping[str, Any], options: BuildOptions) -> Pipeline:
     return Pipeline([("adaboost", boost)])
 
 
-SPEC = ModelSpec("adaboost", "AdaBoost", HYPERS, DEFAULTS, build)
+SPEC = ModelSpec("adaboost", "AdaBoost", HYPERS, DEFAULTS, build, rounds="n_estimators")

@@ -119,4 +119,6 @@ def fit_iterative(
     )
 
 
-SPEC = ModelSpec("lightgbm", "LightGBM", HYPERS, DEFAULTS, build, fit_iterative)
+SPEC = ModelSpec(
+    "lightgbm", "LightGBM", HYPERS, DEFAULTS, build, fit_iterative, rounds="n_estimators"
+)

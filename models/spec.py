@@ -58,6 +58,9 @@ class ModelSpec:
     fit_iterative: IterativeFit | None = None
     # The fitted pipeline as the train stage saves it, when that differs (the SVM's compact form).
     export: Callable[[Pipeline], Pipeline] | None = None
+    # The hyper-parameter that counts boosting rounds: like a CNN's epochs, it shrinks with the
+    # data (pipeline/scale.py), since each round costs about the same whatever the rows.
+    rounds: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.defaults) - set(self.hypers)

@@ -154,4 +154,6 @@ def fit_iterative(
         booster.set_params(eval_metric=None, callbacks=None)  # keep the fitted model picklable
 
 
-SPEC = ModelSpec("xgboost", "XGBoost", HYPERS, DEFAULTS, build, fit_iterative)
+SPEC = ModelSpec(
+    "xgboost", "XGBoost", HYPERS, DEFAULTS, build, fit_iterative, rounds="n_estimators"
+)

@@ -543,9 +543,12 @@ class DlibDetectParams(_Section):
 
 class PredictParams(_Section):
     model: Annotated[str, Field(min_length=1)]  # best_dev, or a trained model's name
-    detector: Literal["haar", "dlib"]
+    detector: Literal["haar", "dlib", "mmod"]
+    fallback: Literal["none", "haar", "dlib", "mmod"]  # photos: tried when detector finds none
+    redetect_frames: Annotated[int, Field(ge=1, le=10_000)]  # video: whole-frame detection period
     haar: HaarDetectParams
     dlib: DlibDetectParams
+    mmod: DlibDetectParams
     cnn_views: Literal["ten_crop", "center_crop"]
     smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]  # EMA weight of the past; 0 = off
     track_iou: Annotated[float, Field(gt=0.0, le=1.0)]

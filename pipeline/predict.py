@@ -2,15 +2,18 @@
 
 ::
 
-    ferbench predict [--model NAME|DIR] [--detector haar|dlib | --no-detect] [--out FILE.csv|.jsonl]
-                     [--annotate DIR] [--smooth A] INPUT... | --camera N [--max-frames N]
+    ferbench predict [--model NAME|DIR] [--detector haar|dlib|mmod | --no-detect]
+                     [--out FILE.csv|.jsonl] [--annotate DIR] [--smooth A]
+                     INPUT... | --camera N [--max-frames N]
 
 Every face gets a row (see :mod:`pipeline.predict_rows`); an image without a face gets a
 ``no_face`` row; an input that cannot be read gets an ``error`` row, is counted, and the run goes
 on. The default model is the trained model with the best dev accuracy (never chosen on test),
-named in the log. Settings come from ``predict:`` in params.yaml (detector, crop margins chosen on
-dev, smoothing); the flags override them. Exit code 0, or 1 when some input was an error, or 2
-for a bad command line, parameters or model.
+named in the log. Settings come from ``predict:`` in params.yaml (detector, the fallback detector
+for photos, crop margins chosen on dev, smoothing); the flags override them. On video the detector
+searches the whole frame every ``redetect_frames`` frames and, in between, only around the faces
+it knows (:class:`features.detect.RegionTracker`). Exit code 0, or 1 when some input was an
+error, or 2 for a bad command line, parameters or model.
 
 The Python API: :func:`open_model` (a model by name, as ``--model``) and
 :mod:`models.predictor` (``load_model(directory)``, ``predict_faces``, ``predict_image``).
@@ -32,7 +35,17 @@ import numpy as np
 from tqdm import tqdm
 
 from features.crop import crop_face, resize_face, to_gray
-from features.detect import Box, DlibSettings, FaceDetector, HaarSettings, make_detector
+from features.detect import (
+    DETECTORS,
+    Box,
+    DetectorChain,
+    DlibSettings,
+    FaceDetector,
+    HaarSettings,
+    MmodSettings,
+    RegionTracker,
+    make_detector,
+)
 from features.media import VideoSource, expand_inputs, media_kind, read_image
 from fer_data.errors import DataError
 from fer_data.logs import get_logger
@@ -133,10 +146,15 @@ def open_model(
 # --- settings and counts --------------------------------------------------------------------------
 
 
+Detector = FaceDetector | DetectorChain | RegionTracker
+
+
 @dataclass(frozen=True)
 class Settings:
     detector: FaceDetector | None  # None: --no-detect (each input is one face)
-    margin: float
+    fallback: FaceDetector | None  # photos: tried when ``detector`` finds no face
+    margins: dict[str, float]  # crop margin per detector name, chosen on dev
+    redetect_frames: int
     smoothing: float
     track_iou: float
     track_max_missed: int
@@ -145,25 +163,40 @@ class Settings:
     def detector_name(self) -> str:
         return self.detector.name if self.detector else "none"
 
+    def for_images(self) -> Detector | None:
+        """The detector of a photo: ``detector``, then ``fallback`` when it finds nothing."""
+        if self.detector is None or self.fallback is None:
+            return self.detector
+        return DetectorChain([self.detector, self.fallback])
+
+    def for_video(self) -> Detector | None:
+        """A fresh detector for one video: whole frames every ``redetect_frames`` frames."""
+        if self.detector is None:
+            return None
+        return RegionTracker(self.detector, self.redetect_frames)
+
     @classmethod
     def from_params(
         cls, params: PredictParams, detector: str | None, detect: bool, smoothing: float | None
     ) -> Settings:
         name = detector or params.detector
-        found, margin = None, 0.0
-        if detect:
-            h, d = params.haar, params.dlib
-            found = make_detector(
-                name,
-                HaarSettings(
-                    h.scale_factor, h.min_neighbors, h.min_size, h.detect_width, tuple(h.cascades)
-                ),
-                DlibSettings(d.upsample, d.detect_width),
-            )
-            margin = h.margin if name == "haar" else d.margin
+        h, d, m = params.haar, params.dlib, params.mmod
+        haar = HaarSettings(
+            h.scale_factor, h.min_neighbors, h.min_size, h.detect_width, tuple(h.cascades)
+        )
+        dlib, mmod = (
+            DlibSettings(d.upsample, d.detect_width),
+            MmodSettings(m.upsample, m.detect_width),
+        )
+        found = make_detector(name, haar, dlib, mmod) if detect else None
+        fallback = None
+        if detect and params.fallback not in ("none", name):
+            fallback = make_detector(params.fallback, haar, dlib, mmod)
         return cls(
             found,
-            margin,
+            fallback,
+            {"haar": h.margin, "dlib": d.margin, "mmod": m.margin},
+            params.redetect_frames,
             params.smoothing if smoothing is None else smoothing,
             params.track_iou,
             params.track_max_missed,
@@ -209,26 +242,35 @@ class Applier:
     def __init__(self, model: Predictor, settings: Settings, summary: Summary) -> None:
         self.model, self.settings, self.summary = model, settings, summary
 
-    def faces(self, bgr: np.ndarray) -> tuple[list[Box], np.ndarray]:
-        """Boxes and 48x48 crops of the faces of a BGR image (the whole image with no-detect)."""
+    def faces(
+        self, bgr: np.ndarray, detector: Detector | None
+    ) -> tuple[str, list[Box], np.ndarray]:
+        """The detector that found them, boxes and 48x48 crops of the faces of a BGR image (the
+        whole image when ``detector`` is None: --no-detect)."""
         gray = to_gray(bgr)
         side = self.model.card.image_side
-        if self.settings.detector is None:
+        if detector is None:
             box = Box(0, 0, gray.shape[1], gray.shape[0])
-            return [box], resize_face(gray, side)[None]
+            return "none", [box], resize_face(gray, side)[None]
         start = time.perf_counter()
-        boxes = self.settings.detector.detect(gray)
+        boxes = detector.detect(gray)
         self.summary.detect_s += time.perf_counter() - start
-        crops = [crop_face(gray, b, self.settings.margin, side) for b in boxes]
-        return boxes, np.stack(crops) if crops else np.zeros((0, side, side), np.uint8)
+        name = getattr(detector, "found_by", detector.name)
+        margin = self.settings.margins[name]
+        crops = [crop_face(gray, b, margin, side) for b in boxes]
+        return name, boxes, np.stack(crops) if crops else np.zeros((0, side, side), np.uint8)
 
     def rows(
-        self, base: dict, bgr: np.ndarray, tracker: FaceTracker | None = None
+        self,
+        base: dict,
+        bgr: np.ndarray,
+        detector: Detector | None,
+        tracker: FaceTracker | None = None,
     ) -> tuple[list[Row], list[Label]]:
-        boxes, faces = self.faces(bgr)
+        found_by, boxes, faces = self.faces(bgr, detector)
         common = {
             **base,
-            "detector": self.settings.detector_name,
+            "detector": found_by,
             "model": self.model.name,
             "score_kind": self.model.score_kind,
         }
@@ -332,7 +374,9 @@ def run_image(path: Path, applier: Applier, writer: RowWriter, annotations: Anno
     bgr = read_image(path)
     applier.summary.read_s += time.perf_counter() - start
     applier.summary.images += 1
-    rows, labels = applier.rows({"source": str(path), "kind": "image"}, bgr)
+    rows, labels = applier.rows(
+        {"source": str(path), "kind": "image"}, bgr, applier.settings.for_images()
+    )
     for row in rows:
         writer.write(row)
     target = annotations.target(str(path))
@@ -351,6 +395,7 @@ def run_video(
     """Every frame of ``source`` (at most ``max_frames``), rows written as they come."""
     settings = applier.settings
     tracker = FaceTracker(settings.track_iou, settings.track_max_missed, settings.smoothing)
+    detector = settings.for_video()
     kind = "camera" if source.camera else "video"
     target = annotations.target(source.name.replace(":", "_"), ".mp4")
     video: VideoWriter | None = None
@@ -370,7 +415,7 @@ def run_video(
                     break
                 base = {"source": source.name, "kind": kind}
                 base |= {"frame": frame.index, "time_s": frame.time_s}
-                rows, labels = applier.rows(base, frame.image, tracker)
+                rows, labels = applier.rows(base, frame.image, detector, tracker)
                 for row in rows:
                     writer.write(row)
                 applier.summary.frames += 1
@@ -463,7 +508,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", metavar="NAME|DIR", help=f"a trained model (default: predict.model, {BEST_DEV})"
     )
-    p.add_argument("--detector", choices=("haar", "dlib"), help="face detector (predict.detector)")
+    p.add_argument("--detector", choices=DETECTORS, help="face detector (predict.detector)")
     p.add_argument(
         "--no-detect", action="store_true", help="each input is one already cropped face"
     )

@@ -13,7 +13,9 @@ written: FER2013 runs (and scores) exactly as configured. What scales (see :data
 
 - what a run spends: each model's search ``n_trials``, ``timeout_s`` (the search's own budget,
   never below ``scale.min_seconds``) and ``subsample`` (0, all rows, stays 0);
-  ``competency.train_rows``; each CNN's ``epochs`` and ``finetune_epochs``.
+  ``competency.train_rows``; each CNN's ``epochs`` and ``finetune_epochs``; the boosting rounds
+  (``n_estimators``) of LightGBM, XGBoost and AdaBoost, their epochs (at least 10), set by the
+  search stage for its trials and for train (``best_params.json``).
 - not the limits that only stop a runaway job (``fit_timeout_s``, ``trial_timeout_s``,
   ``cell_timeout_s``, ``model_timeout_s``, ``evaluate.timeout_s``): a healthy run never reaches
   them, so shrinking them would save nothing and turn a slow machine's results into failures.
@@ -43,6 +45,7 @@ SCALED = (
     "competency.train_rows",
     "cnn.<arch>.epochs",
     "cnn.<arch>.finetune_epochs",
+    "models.<model>.params.n_estimators",  # boosting rounds: lightgbm, xgboost, adaboost
 )
 # The fewest rows a subsample keeps: ten per class (the schema's own lower bound).
 LEAST_ROWS = 70

@@ -18,14 +18,19 @@ from pathlib import Path
 
 from fer_data.logs import get_logger, stage
 from models.names import MODEL_NAMES
-from models.registry import get_spec
 from models.search import SearchResult, run_search
 from pipeline import paths
 from pipeline.declared import restrict
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params, ParamsError, load_params
 from pipeline.runner import USER_ERRORS, stage_parser
-from pipeline.stages.search import config_for, options_for, search_context, search_scale
+from pipeline.stages.search import (
+    config_for,
+    options_for,
+    search_base,
+    search_context,
+    search_scale,
+)
 
 COMMAND = "search-worker"  # pipeline/cli.py's TOOLS entry
 
@@ -51,7 +56,7 @@ def run(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> 
     config = config_for(params, model, scale)
     if config.storage and config.storage.startswith("sqlite:///"):
         paths.search_dir(model).mkdir(parents=True, exist_ok=True)  # the default {dir}
-    base = get_spec(model).resolve(cfg.params)
+    base = search_base(params, model, scale)
     context = search_context(params, model, features_dir, scale)
     return run_search(
         model, base, options_for(params, model), context, config, get_logger(), role="worker"

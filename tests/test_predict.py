@@ -340,6 +340,43 @@ def test_no_detect_takes_a_face_of_any_size_whole(workdir: Path, tmp_path) -> No
     assert row["score_Happy"] == pytest.approx(float(expected.scores[0, 3]), abs=1e-6)
 
 
+def test_a_photo_haar_misses_falls_back_to_mmod_unless_the_fallback_is_off(
+    workdir: Path, tmp_path
+) -> None:
+    import yaml
+
+    from bench.compose import FrameMaker, match
+
+    haar, mmod = make_detector("haar"), make_detector("mmod")
+    maker = FrameMaker(seed=21)
+    for face in read_faces(workdir / paths.ingested("test")).images[:40]:
+        composed = maker.compose(face)
+        if match(haar.detect(composed.frame), composed.box) is None and match(
+            mmod.detect(composed.frame), composed.box
+        ):
+            break
+    else:
+        pytest.fail("no test face that Haar misses and MMOD finds among the first 40")
+    photo = tmp_path / "turned.png"
+    cv2.imwrite(str(photo), composed.frame)
+    out = tmp_path / "rows.csv"
+    assert _run(workdir, "--model", "gnb", str(photo), "--out", str(out)) == 0
+    (row,) = pd.read_csv(out).to_dict("records")
+    assert row["status"] == "face" and row["detector"] == "mmod"
+    assert match([Box(row["x"], row["y"], row["w"], row["h"])], composed.box)
+
+    raw = yaml.safe_load((workdir / "params.yaml").read_text())
+    raw["predict"]["fallback"] = "none"
+    off = tmp_path / "params.yaml"
+    off.write_text(yaml.safe_dump(raw))
+    code = cli_main(
+        ["--params", str(off), "predict", "--model", "gnb", str(photo), "--out", str(out)]
+    )
+    assert code == 0
+    (row,) = pd.read_csv(out).to_dict("records")
+    assert row["status"] == "no_face" and row["detector"] == "haar"
+
+
 def test_blank_corrupt_and_unsupported_inputs_are_rows_and_the_run_goes_on(
     workdir: Path, tmp_path
 ) -> None:

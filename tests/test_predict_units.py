@@ -13,7 +13,16 @@ from skimage import data as skdata
 from skimage.feature import hog
 
 from features.crop import crop_box, crop_face, resize_face, to_gray
-from features.detect import Box, DlibSettings, HaarSettings, make_detector
+from features.detect import (
+    DETECTORS,
+    Box,
+    DetectorChain,
+    DlibSettings,
+    HaarSettings,
+    MmodSettings,
+    RegionTracker,
+    make_detector,
+)
 from features.media import VideoSource, expand_inputs, read_image
 from fer_data.errors import DataError
 from models.svm import CompactRBFSVC, build, export
@@ -24,7 +33,7 @@ from tests.stage_helpers import repo_params
 ASTRONAUT_FACE = Box(170, 60, 110, 125)
 
 
-@pytest.mark.parametrize("name", ["haar", "dlib"])
+@pytest.mark.parametrize("name", DETECTORS)
 def test_the_astronaut_photo_has_exactly_one_face_where_her_face_is(name: str) -> None:
     gray = to_gray(skdata.astronaut(), "rgb")
     boxes = make_detector(name).detect(gray)
@@ -46,6 +55,86 @@ def test_detector_defaults_are_the_params_yaml_values() -> None:
     haar = predict.haar.model_dump(exclude={"margin"})
     assert HaarSettings(**{**haar, "cascades": tuple(haar["cascades"])}) == HaarSettings()
     assert DlibSettings(**predict.dlib.model_dump(exclude={"margin"})) == DlibSettings()
+    assert MmodSettings(**predict.mmod.model_dump(exclude={"margin"})) == MmodSettings()
+
+
+def test_the_mmod_fallback_finds_faces_the_haar_cascades_miss(
+    real_faces: tuple[np.ndarray, np.ndarray],
+) -> None:
+    from bench.compose import FrameMaker, match
+
+    haar = make_detector("haar")
+    chain = DetectorChain([haar, make_detector("mmod")])
+    assert chain.name == "haar+mmod"
+    maker = FrameMaker(seed=8)
+    frames = [maker.compose(face) for face in real_faces[0][:40]]
+    missed = [c for c in frames if match(haar.detect(c.frame), c.box) is None]
+    assert missed, "Haar found all 40 faces: pick frames it misses"
+    rescued = 0
+    for composed in missed:
+        if match(chain.detect(composed.frame), composed.box) is not None:
+            assert chain.found_by == "mmod"
+            rescued += 1
+    assert rescued >= 0.5 * len(missed)  # ~80% of the faces Haar misses (README)
+    assert chain.detect(np.zeros((120, 160), np.uint8)) == [] and chain.found_by == "haar"
+
+
+class _Counting:
+    """A detector that counts whole-frame calls (those on images of the frame's size)."""
+
+    def __init__(self, inner, frame_shape: tuple[int, int]) -> None:
+        self.inner, self.frame_shape, self.whole = inner, frame_shape, 0
+        self.name, self.tracking_side = inner.name, inner.tracking_side
+
+    def detect(self, gray: np.ndarray) -> list[Box]:
+        self.whole += gray.shape == self.frame_shape
+        return self.inner.detect(gray)
+
+
+def _drifting(face: np.ndarray, frames: int, start: int = 0) -> list[tuple[np.ndarray, Box]]:
+    """640x480 frames of the astronaut's face, 150 px, moving 4 px right and 2 down a frame."""
+    big = cv2.resize(face, (150, 150), interpolation=cv2.INTER_AREA)
+    out = []
+    for i in range(start, start + frames):
+        frame = np.full((480, 640), 90, np.uint8)
+        x, y = 60 + 4 * i, 80 + 2 * i
+        frame[y : y + 150, x : x + 150] = big
+        out.append((frame, Box(x, y, 150, 150)))
+    return out
+
+
+def test_the_region_tracker_follows_a_face_and_looks_at_whole_frames_every_n() -> None:
+    gray = to_gray(skdata.astronaut(), "rgb")
+    face = gray[40:220, 135:315]  # the astronaut's head with some margin
+    frames = _drifting(face, 25)
+    counting = _Counting(make_detector("haar"), (480, 640))
+    tracker = RegionTracker(counting, redetect_every=10)
+    whole_frame = make_detector("haar")
+    for frame, truth in frames:
+        (tracked,) = tracker.detect(frame)
+        (full,) = whole_frame.detect(frame)
+        assert tracked.iou(full) > 0.6  # what a whole-frame search finds, at a fraction of the cost
+        assert truth.x < tracked.x + tracked.w / 2 < truth.x + truth.w  # and it moves with the face
+        assert truth.y < tracked.y + tracked.h / 2 < truth.y + truth.h
+    assert counting.whole == 3  # frames 0, 10 and 20
+
+
+def test_the_region_tracker_finds_a_new_face_at_the_next_whole_frame_and_drops_a_lost_one() -> None:
+    gray = to_gray(skdata.astronaut(), "rgb")
+    face = cv2.resize(gray[40:220, 135:315], (150, 150), interpolation=cv2.INTER_AREA)
+    counting = _Counting(make_detector("haar"), (480, 640))
+    tracker = RegionTracker(counting, redetect_every=5)
+    blank = np.full((480, 640), 90, np.uint8)
+    with_face = blank.copy()
+    with_face[100:250, 300:450] = face
+    assert tracker.detect(blank) == []  # nothing known: every frame is searched whole
+    assert tracker.detect(blank) == [] and counting.whole == 2
+    assert len(tracker.detect(with_face)) == 1 and counting.whole == 3
+    assert len(tracker.detect(with_face)) == 1 and counting.whole == 3  # the region only
+    assert tracker.detect(blank) == [] and counting.whole == 3  # lost in its region ...
+    assert tracker.detect(blank) == [] and counting.whole == 4  # ... so the next is whole
+    with pytest.raises(ValueError, match="redetect_every"):
+        RegionTracker(counting, redetect_every=0)
 
 
 def test_the_cascade_chain_finds_faces_the_frontal_cascade_misses(

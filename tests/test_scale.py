@@ -95,6 +95,34 @@ def test_search_budget_scales_alike_for_the_stage_and_its_workers(store_workdir:
     assert len(context["y"]) == pytest.approx(config.decides["subsample"], abs=7)
 
 
+def test_boosting_rounds_scale_for_the_search_and_train_and_fer2013_keeps_them(
+    store_workdir: Path,
+) -> None:
+    overrides = {**SCALE_ON, "models.adaboost.search.enabled": False}
+    params = make_params(store_workdir, overrides)
+    written = params.models["adaboost"].params["n_estimators"]
+    record = search.run(params, "adaboost")  # search off: the configured values, scaled
+    factor = record.scale.factor
+    expected = max(search.LEAST_ROUNDS, math.ceil(written * factor))
+    assert expected < written
+    assert record.params["n_estimators"] == expected
+    assert record.scale.changed["models.adaboost.params.n_estimators"] == [written, expected]
+    # train fits what best_params.json says: the scaled rounds
+    from pipeline.stages.train import chosen_params
+
+    assert chosen_params("adaboost")[0]["n_estimators"] == expected
+    lightgbm = search.search_scale(params, "lightgbm")
+    assert search.search_base(params, "lightgbm", lightgbm)["n_estimators"] == max(
+        search.LEAST_ROUNDS, math.ceil(params.models["lightgbm"].params["n_estimators"] * factor)
+    )
+    assert search.search_base(params, "svm", search.search_scale(params, "svm")) == (
+        search.search_base(params, "svm")  # no rounds: nothing changes
+    )
+    full = data_scale(params.scale, FER2013_TRAIN_ROWS)
+    full.count("models.adaboost.params.n_estimators", written, search.LEAST_ROUNDS)
+    assert full.changed == {}  # FER2013: the rounds as written
+
+
 def test_cnn_epochs_scale_with_the_ingested_training_split(
     fer2013_sample_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

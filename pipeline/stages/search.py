@@ -37,17 +37,36 @@ from pipeline.params import STORAGE_ENV, Params, ParamsError, storage_problems
 from pipeline.runner import run_stage
 from pipeline.scale import LEAST_ROWS, Scale, data_scale
 
+# The fewest boosting rounds a scaled model keeps.
+LEAST_ROUNDS = 10
+
 
 def search_scale(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> Scale:
-    """The model's search budget scaled to the training split (:mod:`pipeline.scale`); the
-    stage and every ``ferbench search-worker`` compute the same, so they join one study."""
-    search = params.models[model].search
+    """The model's search budget and boosting rounds scaled to the training split
+    (:mod:`pipeline.scale`); the stage and every ``ferbench search-worker`` compute the same,
+    so they join one study."""
+    cfg = params.models[model]
     scale = data_scale(params.scale, len(load_rows(features_dir, "train")))
     key = f"models.{model}.search"
-    scale.count(f"{key}.n_trials", search.n_trials)
-    scale.seconds(f"{key}.timeout_s", search.timeout_s)
-    scale.count(f"{key}.subsample", search.subsample, least=LEAST_ROWS)
+    scale.count(f"{key}.n_trials", cfg.search.n_trials)
+    scale.seconds(f"{key}.timeout_s", cfg.search.timeout_s)
+    scale.count(f"{key}.subsample", cfg.search.subsample, least=LEAST_ROWS)
+    rounds = get_spec(model).rounds
+    if rounds:
+        written = int(get_spec(model).resolve(cfg.params)[rounds])
+        scale.count(f"models.{model}.params.{rounds}", written, least=LEAST_ROUNDS)
     return scale
+
+
+def search_base(params: Params, model: str, scale: Scale | None = None) -> dict:
+    """The configured parameters (the search's first trial; train's when nothing beats them),
+    with the model's boosting rounds as ``scale`` sets them (None: as written)."""
+    spec = get_spec(model)
+    base = spec.resolve(params.models[model].params)
+    if spec.rounds:
+        key = f"models.{model}.params.{spec.rounds}"
+        base[spec.rounds] = int(_used(scale, key, base[spec.rounds]))
+    return base
 
 
 def _used(scale: Scale | None, key: str, written: float) -> float:
@@ -135,7 +154,9 @@ def run(params: Params, model: str) -> SearchRecord:
     log = get_logger()
     cfg = params.models[model]
     paths.search_dir(model).mkdir(parents=True, exist_ok=True)
-    base = get_spec(model).resolve(cfg.params)
+    scale = search_scale(params, model)
+    log.info("search %s: %s", model, scale.describe())
+    base = search_base(params, model, scale)
     if not (cfg.enabled and cfg.search.enabled):
         record = SearchRecord(
             model=model,
@@ -145,11 +166,10 @@ def run(params: Params, model: str) -> SearchRecord:
             reason="model disabled"
             if not cfg.enabled
             else "search disabled: configured parameters",
+            scale=scale.record(),
         )
         write_text(paths.trials(model), "")
     else:
-        scale = search_scale(params, model)
-        log.info("search %s: %s", model, scale.describe())
         config = config_for(params, model, scale)
         context = search_context(params, model, scale=scale)
         result = run_search(model, base, options_for(params, model), context, config, log)
