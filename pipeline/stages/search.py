@@ -5,7 +5,9 @@ Reads the model's training features (plus its augmentation) and the dev split; w
 and storage), ``trials.csv`` (every trial of the study, from every worker, with its state, time
 and worker) and, with the default storage, the Optuna study ``study.db``. A search that is off,
 fails or runs out of budget still writes ``best_params.json`` (with the configured parameters) so
-the pipeline goes on; the test split is never read here.
+the pipeline goes on; the test split is never read here. On data smaller than FER2013 the
+budgets and a boosted model's rounds shrink in proportion (:mod:`pipeline.scale`), and the
+configured parameters in ``best_params.json`` carry the scaled rounds to ``train``.
 
 The storage is ``search.storage``, or the URL in the environment variable
 ``FERBENCH_OPTUNA_STORAGE`` (PostgreSQL, to share the study with ``ferbench search-worker`` on
@@ -51,10 +53,10 @@ def search_scale(params: Params, model: str, features_dir: Path = paths.FEATURES
     scale.count(f"{key}.n_trials", cfg.search.n_trials)
     scale.seconds(f"{key}.timeout_s", cfg.search.timeout_s)
     scale.count(f"{key}.subsample", cfg.search.subsample, least=LEAST_ROWS)
-    rounds = get_spec(model).rounds
-    if rounds:
-        written = int(get_spec(model).resolve(cfg.params)[rounds])
-        scale.count(f"models.{model}.params.{rounds}", written, least=LEAST_ROUNDS)
+    spec = get_spec(model)
+    if spec.rounds:
+        written = int(spec.resolve(cfg.params)[spec.rounds])
+        scale.count(f"models.{model}.params.{spec.rounds}", written, least=LEAST_ROUNDS)
     return scale
 
 
