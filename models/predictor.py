@@ -29,6 +29,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +38,7 @@ import joblib
 import numpy as np
 
 from features.crop import crop_face, to_gray
-from features.detect import Box, FaceDetector
+from features.detect import Box, DetectorChain, FaceDetector
 from features.names import stored_parts
 from features.sets import (
     FeatureConfig,
@@ -152,18 +153,26 @@ class Predictor:
         return time.perf_counter() - start
 
     def predict_image(
-        self, image: np.ndarray, detector: FaceDetector, margin: float, channels: str = "bgr"
+        self,
+        image: np.ndarray,
+        detector: FaceDetector | DetectorChain,
+        margin: float | Mapping[str, float],
+        channels: str = "bgr",
     ) -> list[FaceResult]:
         """Detect the faces of a whole image and predict each (largest face first).
 
         ``image``: uint8 (h, w) grayscale or (h, w, 3|4) colour in ``channels`` order;
         ``margin``: the crop margin (see :mod:`features.crop`; ``predict.<detector>.margin`` in
-        params.yaml is the one chosen on dev). An image with no face gives an empty list.
+        params.yaml is the one chosen on dev), or one per detector name for a
+        :class:`~features.detect.DetectorChain` (the margin of the detector that found the
+        faces). An image with no face gives an empty list.
         """
         gray = to_gray(image, channels)
         boxes = detector.detect(gray)
         if not boxes:
             return []
+        if isinstance(margin, Mapping):
+            margin = margin[getattr(detector, "found_by", detector.name)]
         faces = np.stack([crop_face(gray, box, margin, self.card.image_side) for box in boxes])
         result = self.predict_faces(faces)
         return [

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from skimage import data as skdata
 
-from features.crop import crop_box, to_gray
-from features.detect import Box, make_detector
+from features.crop import crop_box, crop_face, to_gray
+from features.detect import Box, DetectorChain, make_detector
 from features.media import VideoSource
 from features.store import load_xy
 from fer_data.faces import EMOTIONS, read_faces
@@ -363,7 +363,15 @@ def test_a_photo_haar_misses_falls_back_to_mmod_unless_the_fallback_is_off(
     assert _run(workdir, "--model", "gnb", str(photo), "--out", str(out)) == 0
     (row,) = pd.read_csv(out).to_dict("records")
     assert row["status"] == "face" and row["detector"] == "mmod"
-    assert match([Box(row["x"], row["y"], row["w"], row["h"])], composed.box)
+    box = Box(row["x"], row["y"], row["w"], row["h"])
+    assert match([box], composed.box)
+    # The Python API does the same, cropping with the margin of the detector that found the face.
+    params = _params(workdir).predict
+    model, _ = open_model("gnb", params)
+    margins = {"haar": params.haar.margin, "mmod": params.mmod.margin}
+    (found,) = model.predict_image(composed.frame, DetectorChain([haar, mmod]), margins)
+    assert found.box == box and params.mmod.margin != params.haar.margin
+    assert np.array_equal(found.face, crop_face(composed.frame, box, params.mmod.margin))
 
     raw = yaml.safe_load((workdir / "params.yaml").read_text())
     raw["predict"]["fallback"] = "none"
