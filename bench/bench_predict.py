@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.compose import FrameMaker, match  # noqa: E402
 from features.crop import crop_face, to_gray  # noqa: E402
-from features.detect import Box  # noqa: E402
+from features.detect import Box, found_by  # noqa: E402
 from features.media import VideoSource  # noqa: E402
 from fer_data.faces import read_faces  # noqa: E402
 from models.predictor import ClassicalPredictor, load_model  # noqa: E402
@@ -279,9 +279,9 @@ def accuracy(models_dir: Path, names: list[str], faces: np.ndarray, labels: np.n
             composed = maker.compose(face)
             box = match(detector.detect(composed.frame), composed.box)
             if box is not None:
-                found_by = getattr(detector, "found_by", detector.name)
-                by[found_by] += 1
-                crops.append(crop_face(composed.frame, box, settings.margins[found_by]))
+                name = found_by(detector)
+                by[name] += 1
+                crops.append(crop_face(composed.frame, box, settings.margins[name]))
                 kept.append(i)
         seconds = (time.perf_counter() - start) / len(faces)
         rate = len(kept) / len(faces)

@@ -264,6 +264,12 @@ def make_detector(
     raise ValueError(f"unknown face detector {name!r}; expected one of {', '.join(DETECTORS)}")
 
 
+def found_by(detector) -> str:
+    """The name of the detector that found the last call's faces: a chain's (or a tracker's)
+    ``found_by``, a single detector's own name."""
+    return getattr(detector, "found_by", detector.name)
+
+
 class DetectorChain:
     """Detectors tried in turn until one finds a face (e.g. Haar, then MMOD for what it missed).
 
@@ -317,7 +323,7 @@ class RegionTracker:
 
     @property
     def found_by(self) -> str:
-        return getattr(self.detector, "found_by", self.detector.name)
+        return found_by(self.detector)
 
     def detect(self, gray: np.ndarray) -> list[Box]:
         """Faces in this frame (uint8 (h, w)), largest first."""

@@ -38,7 +38,7 @@ import joblib
 import numpy as np
 
 from features.crop import crop_face, to_gray
-from features.detect import Box, DetectorChain, FaceDetector
+from features.detect import Box, DetectorChain, FaceDetector, found_by
 from features.names import stored_parts
 from features.sets import (
     FeatureConfig,
@@ -172,7 +172,7 @@ class Predictor:
         if not boxes:
             return []
         if isinstance(margin, Mapping):
-            margin = margin[getattr(detector, "found_by", detector.name)]
+            margin = margin[found_by(detector)]
         faces = np.stack([crop_face(gray, box, margin, self.card.image_side) for box in boxes])
         result = self.predict_faces(faces)
         return [

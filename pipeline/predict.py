@@ -44,6 +44,7 @@ from features.detect import (
     HaarSettings,
     MmodSettings,
     RegionTracker,
+    found_by,
     make_detector,
 )
 from features.media import VideoSource, expand_inputs, media_kind, read_image
@@ -255,7 +256,7 @@ class Applier:
         start = time.perf_counter()
         boxes = detector.detect(gray)
         self.summary.detect_s += time.perf_counter() - start
-        name = getattr(detector, "found_by", detector.name)
+        name = found_by(detector)
         margin = self.settings.margins[name]
         crops = [crop_face(gray, b, margin, side) for b in boxes]
         return name, boxes, np.stack(crops) if crops else np.zeros((0, side, side), np.uint8)
@@ -267,10 +268,10 @@ class Applier:
         detector: Detector | None,
         tracker: FaceTracker | None = None,
     ) -> tuple[list[Row], list[Label]]:
-        found_by, boxes, faces = self.faces(bgr, detector)
+        by, boxes, faces = self.faces(bgr, detector)
         common = {
             **base,
-            "detector": found_by,
+            "detector": by,
             "model": self.model.name,
             "score_kind": self.model.score_kind,
         }
