@@ -23,7 +23,9 @@ this code's params.yaml (``predict:``). Sections:
              choice): detection rate per detector (Haar; dlib's HOG; Haar then dlib's CNN, MMOD,
              where Haar finds no face: ``predict.fallback``, what photos get), and accuracy
              through the whole path (missed faces count as wrong) beside the direct 48x48 score
-             of the same faces. MMOD alone is not run: ~3 s a frame on 2 cores.
+             of the same faces, each face read as one crop and at ``predict.jitter``'s
+             framings (scores averaged, what photos get). MMOD alone is not run: ~3 s a frame
+             on 2 cores.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.compose import FrameMaker, match  # noqa: E402
-from features.crop import crop_face, to_gray  # noqa: E402
+from features.crop import CropViews, crop_face, crop_views, to_gray  # noqa: E402
 from features.detect import Box, found_by  # noqa: E402
 from features.media import VideoSource  # noqa: E402
 from fer_data.faces import read_faces  # noqa: E402
@@ -73,14 +75,38 @@ def _machine() -> str:
 
 
 def sizes(models_dir: Path, names: list[str], face: np.ndarray) -> None:
-    print("\n| model | weights file | MB | load + first face, s |\n| --- | --- | --- | --- |")
+    """Weights, load time, and the time to classify one face read once and at the photo views."""
+    jitter = Settings.from_params(
+        load_params(REPO_ROOT / paths.PARAMS_FILE).predict, None, False, None
+    ).photo_views
+    frame = cv2.resize(face, (96, 96), interpolation=cv2.INTER_CUBIC)
+    read = crop_views(frame, Box(24, 24, 48, 48), 0.0, jitter)[None]
+    print(
+        f"\n| model | weights file | MB | load + first face, s | ms / face, 1 view | "
+        f"ms / face, {len(jitter)} views |\n| --- | --- | --- | --- | --- | --- |"
+    )
     for name in names:
         start = time.perf_counter()
         model = load_model(models_dir / name)
         model.predict_faces(face)
         seconds = time.perf_counter() - start
         mb = model.weights.stat().st_size / 1e6
-        print(f"| {name} | {model.card.weights} | {mb:.1f} | {seconds:.2f} |")
+        one = _per_call(lambda m=model: m.predict_faces(face))
+        many = _per_call(lambda m=model: m.predict_views(read))
+        print(
+            f"| {name} | {model.card.weights} | {mb:.1f} | {seconds:.2f} | {1000 * one:.1f} | "
+            f"{1000 * many:.1f} |"
+        )
+
+
+def _per_call(call, repeats: int = 10) -> float:
+    """Median seconds of ``call()`` over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 # --- speed ----------------------------------------------------------------------------------------
@@ -256,10 +282,10 @@ def accuracy(models_dir: Path, names: list[str], faces: np.ndarray, labels: np.n
     direct = {n: m.predict_faces(faces).labels == labels for n, m in models.items()}
     print(f"\naccuracy: {len(faces)} test faces pasted into 640x480 frames; {_machine()}")
     print(
-        "\n| detector | margin | detected (by) | ms / frame | model | direct 48x48 | whole path | "
-        "on detected faces |"
+        "\n| detector | margin | detected (by) | ms / frame | model | views | direct 48x48 | "
+        "whole path | on detected faces |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     chained = Settings.from_params(params, "haar", True, None)
     detectors = {
         "haar": Settings.from_params(
@@ -272,8 +298,10 @@ def accuracy(models_dir: Path, names: list[str], faces: np.ndarray, labels: np.n
     }
     for label, settings in detectors.items():
         detector = settings.for_images()
+        readings = {"1": CropViews(), str(len(settings.photo_views)): settings.photo_views}
         maker = FrameMaker(seed=99)
-        crops, kept, by = [], [], Counter()
+        crops: dict[str, list[np.ndarray]] = {k: [] for k in readings}
+        kept, by = [], Counter()
         start = time.perf_counter()
         for i, face in enumerate(faces):
             composed = maker.compose(face)
@@ -281,20 +309,26 @@ def accuracy(models_dir: Path, names: list[str], faces: np.ndarray, labels: np.n
             if box is not None:
                 name = found_by(detector)
                 by[name] += 1
-                crops.append(crop_face(composed.frame, box, settings.margins[name]))
+                for key, views in readings.items():
+                    margin = settings.margins[name]
+                    crops[key].append(crop_views(composed.frame, box, margin, views))
                 kept.append(i)
         seconds = (time.perf_counter() - start) / len(faces)
         rate = len(kept) / len(faces)
         margins = ", ".join(f"{n} {settings.margins[n]}" for n in by) or "-"
         for name, model in models.items():
-            right = model.predict_faces(np.stack(crops)).labels == labels[kept] if crops else []
-            whole = float(np.sum(right)) / len(faces)
-            on_found = float(np.mean(right)) if len(kept) else float("nan")
-            print(
-                f"| {label} | {margins} | {100 * rate:.1f}% ({dict(by)}) | {1000 * seconds:.0f} | "
-                f"{name} | {100 * direct[name].mean():.2f}% | {100 * whole:.2f}% | "
-                f"{100 * on_found:.2f}% |"
-            )
+            for key in readings:
+                right = (
+                    model.predict_views(np.stack(crops[key])).labels == labels[kept] if kept else []
+                )
+                whole = float(np.sum(right)) / len(faces)
+                on_found = float(np.mean(right)) if len(kept) else float("nan")
+                print(
+                    f"| {label} | {margins} | {100 * rate:.1f}% ({dict(by)}) | "
+                    f"{1000 * seconds:.0f} | {name} | {key} | {100 * direct[name].mean():.2f}% | "
+                    f"{100 * whole:.2f}% | {100 * on_found:.2f}% |",
+                    flush=True,
+                )
 
 
 def main() -> None:

@@ -10,7 +10,11 @@ card's ``refit_on_dev`` is false: with the default parameters the CNN; ``small_m
 every model so), or each ``--model``, classifies every crop; the margin with the best mean dev
 accuracy over the models is the one to set as ``predict.<detector>.margin`` in params.yaml.
 Prints, per detector, the detection rate, the detected box's side relative to the pasted square,
-and accuracy per margin and model beside each model's accuracy on the 48x48 dev faces.
+and accuracy per margin and model beside each model's accuracy on the 48x48 dev faces. Then, at
+the chosen margin, the accuracy of each candidate ``predict.jitter`` (each face read at several
+framings around the box, the model's scores averaged: :class:`features.crop.CropViews`).
+``--framing`` first prints how much each model depends on FER2013's exact framing: accuracy on
+the pasted square itself (no detector), and on it moved or resized by a few percent of its side.
 """
 
 from __future__ import annotations
@@ -27,14 +31,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.compose import FrameMaker, match  # noqa: E402
-from features.crop import crop_face  # noqa: E402
-from features.detect import DETECTORS, make_detector  # noqa: E402
+from features.crop import CropViews, crop_face, crop_views  # noqa: E402
+from features.detect import DETECTORS, Box, make_detector  # noqa: E402
 from fer_data.faces import read_faces  # noqa: E402
 from models.predictor import load_model  # noqa: E402
 from pipeline import paths  # noqa: E402
 from pipeline.predict import trained_cards  # noqa: E402
 
 MARGINS = (-0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
+# predict.jitter candidates: (shift of the side, scales)
+JITTERS = tuple(
+    CropViews(shift, scales)
+    for scales in ((1.0,), (0.96, 1.0, 1.04))
+    for shift in (0.0, 0.02, 0.04)
+)
 
 
 def main() -> None:
@@ -45,6 +55,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="first N dev faces (0: all)")
     p.add_argument("--margins", type=float, nargs="*", default=list(MARGINS))
     p.add_argument("--seed", type=int, default=2013)
+    p.add_argument("--framing", action="store_true", help="also the framing sensitivity table")
     args = p.parse_args()
 
     dev = read_faces(args.repo / paths.ingested("dev"))
@@ -65,6 +76,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f}")
     direct = {n: float(np.mean(m.predict_faces(faces).labels == labels)) for n, m in models.items()}
     print("direct 48x48 dev accuracy: " + ", ".join(f"{n} {a:.4f}" for n, a in direct.items()))
+    if args.framing:
+        framing(models, faces, labels, args.seed)
 
     for detector_name in args.detector or ["haar", "dlib"]:
         detector = make_detector(detector_name)
@@ -103,6 +116,60 @@ def main() -> None:
         print(
             f"chosen: predict.{detector_name}.margin: {best[1]} (mean dev accuracy {best[0]:.4f})"
         )
+        choose_jitter(models, found, truth, best[1])
+
+
+# (label, shift across, shift down, side factor) of the pasted square, in fractions of its side
+REFRAMINGS = (
+    ("pasted square", 0.0, 0.0, 1.0),
+    ("moved 3% across", 0.03, 0.0, 1.0),
+    ("moved 6% across", 0.06, 0.0, 1.0),
+    ("moved 3% down", 0.0, 0.03, 1.0),
+    ("moved 6% down", 0.0, 0.06, 1.0),
+    ("3% smaller", 0.0, 0.0, 0.97),
+    ("3% larger", 0.0, 0.0, 1.03),
+)
+
+
+def framing(models: dict, faces: np.ndarray, labels: np.ndarray, seed: int) -> None:
+    """Accuracy on the pasted square (FER2013's own framing, enlarged and cut back to 48x48)
+    and on it moved or resized: how much each model depends on the exact framing."""
+    maker = FrameMaker(seed)
+    composed = [maker.compose(face) for face in faces]
+    print("\nframing (no detector): " + "  ".join(models))
+    for label, across, down, factor in REFRAMINGS:
+        crops = []
+        for c in composed:
+            side = round(c.box.w * factor)
+            x = round(c.box.x + c.box.w / 2 - side / 2 + across * c.box.w)
+            y = round(c.box.y + c.box.h / 2 - side / 2 + down * c.box.w)
+            crops.append(crop_face(c.frame, Box(x, y, side, side), 0.0))
+        accs = [
+            float(np.mean(m.predict_faces(np.stack(crops)).labels == labels))
+            for m in models.values()
+        ]
+        print(f"{label:>16}: " + "  ".join(f"{a:.4f}" for a in accs))
+
+
+def choose_jitter(models: dict, found: list, truth: np.ndarray, margin: float) -> None:
+    """Dev accuracy of each model when every face is read at each candidate set of views."""
+    print(f"\nviews at margin {margin}: shift  scales  (crops)  " + "  ".join(models) + "  mean")
+    best = (-1.0, None)
+    for views in JITTERS:
+        crops = np.stack([crop_views(c.frame, box, margin, views) for c, box in found])
+        accs = [float(np.mean(m.predict_views(crops).labels == truth)) for m in models.values()]
+        mean = float(np.mean(accs))
+        best = max(best, (mean, views), key=lambda pair: pair[0])
+        print(
+            f"{views.shift:5.2f}  {list(views.scales)}  ({len(views)})  "
+            + "  ".join(f"{a:.4f}" for a in accs)
+            + f"  {mean:.4f}"
+        )
+    mean, views = best
+    print(
+        f"chosen: predict.jitter: shift {views.shift}, scales {list(views.scales)} "
+        f"(mean dev accuracy {mean:.4f})"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from features.crop import crop_face, to_gray
+from features.crop import CropViews, crop_face, crop_views, to_gray
 from features.detect import Box, DetectorChain, FaceDetector, found_by
 from features.names import stored_parts
 from features.sets import (
@@ -145,6 +145,28 @@ class Predictor:
             self.score_kind,
         )
 
+    def predict_views(self, views: np.ndarray) -> Prediction:
+        """Emotions of faces each read at several framings: uint8 (n, k, 48, 48), 0-255.
+
+        The model scores all n * k crops; each face's scores are the mean over its k views
+        (probabilities stay probabilities; the SVM's decision values are averaged as they are)
+        and its label is the class of the largest mean score. With k = 1 this is
+        :meth:`predict_faces`. Test-time augmentation over crops, as in Krizhevsky et al.,
+        "ImageNet Classification with Deep Convolutional Neural Networks", NIPS 2012.
+        """
+        views = np.asarray(views)
+        side = self.card.image_side
+        if views.ndim != 4 or views.shape[2:] != (side, side):
+            raise ValueError(
+                f"views must be uint8 of shape (n, k, {side}, {side}), got {views.shape}"
+            )
+        n, k = views.shape[:2]
+        if k == 1:
+            return self.predict_faces(views[:, 0])
+        each = self.predict_faces(views.reshape(n * k, side, side))
+        scores = each.scores.reshape(n, k, -1).mean(axis=1)
+        return Prediction(scores.argmax(axis=1), scores, self.classes, self.score_kind)
+
     def warm_up(self) -> float:
         """Load the weights and run one blank face (compiled kernels load too); seconds taken."""
         start = time.perf_counter()
@@ -158,6 +180,7 @@ class Predictor:
         detector: FaceDetector | DetectorChain,
         margin: float | Mapping[str, float],
         channels: str = "bgr",
+        views: CropViews = CropViews(),  # noqa: B008 (frozen, so one shared default is safe)
     ) -> list[FaceResult]:
         """Detect the faces of a whole image and predict each (largest face first).
 
@@ -165,7 +188,10 @@ class Predictor:
         ``margin``: the crop margin (see :mod:`features.crop`; ``predict.<detector>.margin`` in
         params.yaml is the one chosen on dev), or one per detector name for a
         :class:`~features.detect.DetectorChain` (the margin of the detector that found the
-        faces). An image with no face gives an empty list.
+        faces); ``views``: the framings each face is read at, scores averaged over them
+        (:meth:`predict_views`; ``predict.jitter`` in params.yaml, what ``ferbench predict``
+        uses on photos). An image with no face gives an empty list; ``FaceResult.face`` is the
+        plain crop.
         """
         gray = to_gray(image, channels)
         boxes = detector.detect(gray)
@@ -173,8 +199,11 @@ class Predictor:
             return []
         if isinstance(margin, Mapping):
             margin = margin[found_by(detector)]
-        faces = np.stack([crop_face(gray, box, margin, self.card.image_side) for box in boxes])
-        result = self.predict_faces(faces)
+        side = self.card.image_side
+        faces = np.stack([crop_face(gray, box, margin, side) for box in boxes])
+        result = self.predict_views(
+            np.stack([crop_views(gray, box, margin, views, side) for box in boxes])
+        )
         return [
             FaceResult(box, face, result.classes[label], int(label), scores)
             for box, face, label, scores in zip(

@@ -541,6 +541,12 @@ class DlibDetectParams(_Section):
     margin: Annotated[float, Field(gt=-0.5, le=2.0)]
 
 
+class JitterParams(_Section):
+    shift: Annotated[float, Field(ge=0.0, le=0.25)]  # of the crop's side; 0 = no shifted views
+    scales: Annotated[list[Annotated[float, Field(ge=0.5, le=2.0)]], Field(min_length=1)]
+    video: bool  # also on video frames (len(views) x the classification per face)
+
+
 class PredictParams(_Section):
     model: Annotated[str, Field(min_length=1)]  # best_dev, or a trained model's name
     detector: Literal["haar", "dlib", "mmod"]
@@ -550,6 +556,7 @@ class PredictParams(_Section):
     dlib: DlibDetectParams
     mmod: DlibDetectParams
     cnn_views: Literal["ten_crop", "center_crop"]
+    jitter: JitterParams  # photos: each face read at several framings, scores averaged
     smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]  # EMA weight of the past; 0 = off
     track_iou: Annotated[float, Field(gt=0.0, le=1.0)]
     track_max_missed: Annotated[int, Field(ge=0)]

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from features.crop import crop_face, resize_face, to_gray
+from features.crop import CropViews, crop_views, resize_face, to_gray
 from features.detect import (
     DETECTORS,
     Box,
@@ -155,6 +155,8 @@ class Settings:
     detector: FaceDetector | None  # None: --no-detect (each input is one face)
     fallback: FaceDetector | None  # photos: tried when ``detector`` finds no face
     margins: dict[str, float]  # crop margin per detector name, chosen on dev
+    photo_views: CropViews  # the framings a face of a photo is read at (predict.jitter)
+    video_views: CropViews  # ... and of a video frame
     redetect_frames: int
     smoothing: float
     track_iou: float
@@ -190,6 +192,7 @@ class Settings:
             MmodSettings(m.upsample, m.detect_width),
         )
         found = make_detector(name, haar, dlib, mmod) if detect else None
+        jitter = CropViews(params.jitter.shift, tuple(params.jitter.scales))
         fallback = None
         if detect and params.fallback not in ("none", name):
             fallback = make_detector(params.fallback, haar, dlib, mmod)
@@ -197,6 +200,8 @@ class Settings:
             found,
             fallback,
             {"haar": h.margin, "dlib": d.margin, "mmod": m.margin},
+            jitter,
+            jitter if params.jitter.video else CropViews(),
             params.redetect_frames,
             params.smoothing if smoothing is None else smoothing,
             params.track_iou,
@@ -244,31 +249,34 @@ class Applier:
         self.model, self.settings, self.summary = model, settings, summary
 
     def faces(
-        self, bgr: np.ndarray, detector: Detector | None
+        self, bgr: np.ndarray, detector: Detector | None, views: CropViews
     ) -> tuple[str, list[Box], np.ndarray]:
-        """The detector that found them, boxes and 48x48 crops of the faces of a BGR image (the
-        whole image when ``detector`` is None: --no-detect)."""
+        """The detector that found them, boxes and the 48x48 crops of the faces of a BGR image
+        at each framing of ``views``, uint8 (n, len(views), 48, 48) (the whole image, one view,
+        when ``detector`` is None: --no-detect)."""
         gray = to_gray(bgr)
         side = self.model.card.image_side
         if detector is None:
             box = Box(0, 0, gray.shape[1], gray.shape[0])
-            return "none", [box], resize_face(gray, side)[None]
+            return "none", [box], resize_face(gray, side)[None, None]
         start = time.perf_counter()
         boxes = detector.detect(gray)
         self.summary.detect_s += time.perf_counter() - start
         name = found_by(detector)
         margin = self.settings.margins[name]
-        crops = [crop_face(gray, b, margin, side) for b in boxes]
-        return name, boxes, np.stack(crops) if crops else np.zeros((0, side, side), np.uint8)
+        if not boxes:
+            return name, boxes, np.zeros((0, len(views), side, side), np.uint8)
+        return name, boxes, np.stack([crop_views(gray, b, margin, views, side) for b in boxes])
 
     def rows(
         self,
         base: dict,
         bgr: np.ndarray,
         detector: Detector | None,
+        views: CropViews,
         tracker: FaceTracker | None = None,
     ) -> tuple[list[Row], list[Label]]:
-        by, boxes, faces = self.faces(bgr, detector)
+        by, boxes, faces = self.faces(bgr, detector, views)
         common = {
             **base,
             "detector": by,
@@ -281,7 +289,7 @@ class Applier:
                 tracker.update([], np.zeros((0, len(self.model.classes))))
             return [Row(**common, status="no_face")], []
         start = time.perf_counter()
-        found = self.model.predict_faces(faces)
+        found = self.model.predict_views(faces)
         self.summary.classify_s += time.perf_counter() - start
         self.summary.faces += len(boxes)
         tracks = tracker.update(boxes, found.scores) if tracker is not None else None
@@ -376,7 +384,10 @@ def run_image(path: Path, applier: Applier, writer: RowWriter, annotations: Anno
     applier.summary.read_s += time.perf_counter() - start
     applier.summary.images += 1
     rows, labels = applier.rows(
-        {"source": str(path), "kind": "image"}, bgr, applier.settings.for_images()
+        {"source": str(path), "kind": "image"},
+        bgr,
+        applier.settings.for_images(),
+        applier.settings.photo_views,
     )
     for row in rows:
         writer.write(row)
@@ -416,7 +427,9 @@ def run_video(
                     break
                 base = {"source": source.name, "kind": kind}
                 base |= {"frame": frame.index, "time_s": frame.time_s}
-                rows, labels = applier.rows(base, frame.image, detector, tracker)
+                rows, labels = applier.rows(
+                    base, frame.image, detector, settings.video_views, tracker
+                )
                 for row in rows:
                     writer.write(row)
                 applier.summary.frames += 1

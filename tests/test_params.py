@@ -31,6 +31,9 @@ def test_repository_params_are_valid() -> None:
         ({"features": {"landmarks": {"backend": "opencv"}}}, "features.landmarks.backend"),
         ({"features": {"hogg": {}}}, "features.hogg: unknown key"),
         ({"seed": -1}, "seed: got -1"),
+        ({"predict": {"jitter": {"shift": 0.5}}}, "predict.jitter.shift: got 0.5"),
+        ({"predict": {"jitter": {"scales": []}}}, "predict.jitter.scales"),
+        ({"predict": {"jitter": {"scales": [1.0, 3.0]}}}, "predict.jitter.scales.1: got 3.0"),
     ],
 )
 def test_bad_values_name_their_key(raw: dict, expected: str) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from skimage import data as skdata
 
-from features.crop import crop_box, crop_face, to_gray
+from features.crop import CropViews, crop_box, crop_face, crop_views, to_gray
 from features.detect import Box, DetectorChain, make_detector
 from features.media import VideoSource
 from features.store import load_xy
@@ -31,7 +31,7 @@ from models.spec import BuildOptions
 from pipeline import paths
 from pipeline.cli import main as cli_main
 from pipeline.params import Params
-from pipeline.predict import open_model
+from pipeline.predict import Settings, open_model
 from pipeline.stages import augment, cnn, features, ingest, search, train
 from tests.stage_helpers import make_params, stage_run
 
@@ -243,6 +243,58 @@ def test_composed_frames_give_the_known_boxes_and_the_48x48_emotion(workdir: Pat
     # Haar's box now and then holds only part of a face (the benchmark counts those too).
     assert len(overlaps) >= 8 and np.median(overlaps) > 0.7
     assert np.mean(np.array(overlaps) > 0.5) >= 0.8 and same >= 3
+
+
+def test_a_photo_s_faces_are_read_at_the_jitter_views_and_their_scores_averaged(
+    workdir: Path, tmp_path
+) -> None:
+    import yaml
+
+    from bench.compose import FrameMaker, match
+
+    params = _params(workdir).predict
+    jitter = CropViews(params.jitter.shift, tuple(params.jitter.scales))
+    assert len(jitter) > 1 and not params.jitter.video
+    settings = Settings.from_params(params, None, True, None)
+    assert settings.photo_views == jitter and settings.video_views == CropViews()
+    both = params.model_copy(update={"jitter": params.jitter.model_copy(update={"video": True})})
+    assert Settings.from_params(both, None, True, None).video_views == jitter
+    model, _ = open_model("gnb", params)
+    haar = make_detector("haar")
+    maker = FrameMaker(seed=5)
+    for face in read_faces(workdir / paths.ingested("test")).images[:40]:
+        composed = maker.compose(face)
+        box = match(haar.detect(composed.frame), composed.box)
+        if box is None:
+            continue
+        views = crop_views(composed.frame, box, params.haar.margin, jitter)
+        each = model.predict_faces(views)
+        # the views disagree, so the mean is not any one view's
+        if len(set(each.labels)) > 1:
+            break
+    else:
+        pytest.fail("no pasted test face among the first 40 whose views disagree")
+    mean = each.scores.mean(axis=0)
+    (found,) = model.predict_image(composed.frame, haar, params.haar.margin, views=jitter)
+    assert np.allclose(found.scores, mean, atol=1e-6) and found.label == int(mean.argmax())
+    assert np.array_equal(found.face, crop_face(composed.frame, box, params.haar.margin))
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), composed.frame)
+    out = tmp_path / "rows.csv"
+    assert _run(workdir, "--model", "gnb", str(photo), "--out", str(out)) == 0
+    (row,) = pd.read_csv(out).to_dict("records")
+    scores = np.array([row[f"score_{c}"] for c in model.classes])
+    assert np.allclose(scores, mean, atol=1e-5) and row["emotion"] == model.classes[mean.argmax()]
+    # One view (shift 0, scale 1) is the plain crop's prediction.
+    raw = yaml.safe_load((workdir / "params.yaml").read_text())
+    raw["predict"]["jitter"] |= {"shift": 0.0, "scales": [1.0]}
+    single = tmp_path / "params.yaml"
+    single.write_text(yaml.safe_dump(raw))
+    args = ["--params", str(single), "predict", "--model", "gnb", str(photo), "--out", str(out)]
+    assert cli_main(args) == 0
+    (row,) = pd.read_csv(out).to_dict("records")
+    plain = model.predict_faces(crop_face(composed.frame, box, params.haar.margin)).scores[0]
+    assert np.allclose([row[f"score_{c}"] for c in model.classes], plain, atol=1e-5)
 
 
 # --- video, camera, and what is not a face --------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from skimage import data as skdata
 from skimage.feature import hog
 
-from features.crop import crop_box, crop_face, resize_face, to_gray
+from features.crop import CropViews, crop_box, crop_face, crop_views, resize_face, to_gray
 from features.detect import (
     DETECTORS,
     Box,
@@ -193,6 +193,41 @@ def test_crops_frame_the_box_and_pad_at_the_border() -> None:
     assert np.array_equal(crop_face(big, Box(0, 0, 96, 96), 0.0), face)
     assert np.array_equal(resize_face(big), face)
     assert resize_face(np.zeros((30, 80), np.uint8)).shape == (48, 48)
+
+
+def test_crop_views_frame_the_face_around_the_box() -> None:
+    gray = np.random.default_rng(3).integers(0, 256, (300, 400), dtype=np.uint8)
+    box = Box(100, 80, 96, 90)
+    # The default reads the one crop crop_face cuts.
+    single = crop_views(gray, box, 0.1, CropViews())
+    assert single.shape == (1, 48, 48) and np.array_equal(single[0], crop_face(gray, box, 0.1))
+    views = CropViews(shift=0.02, scales=(0.96, 1.0, 1.04))
+    assert len(views) == 15 and len(CropViews(0.0, (0.9, 1.1))) == 2
+    square = crop_box(box, 0.1)
+    squares = views.boxes(square)
+    assert len(squares) == 15 and squares[5] == square  # scale 1.0, not shifted
+    # Scale by scale: the square, then moved left, right, up, down by 2% of the crop's side.
+    d = round(0.02 * square.w)
+    assert [(b.x - square.x, b.y - square.y) for b in squares[5:10]] == [
+        (0, 0),
+        (-d, 0),
+        (d, 0),
+        (0, -d),
+        (0, d),
+    ]
+    assert {b.w for b in squares} == {round(square.w * s) for s in (0.96, 1.0, 1.04)}
+    crops = crop_views(gray, box, 0.1, views)
+    assert crops.shape == (15, 48, 48) and np.array_equal(crops[5], single[0])
+    assert crops.dtype == np.uint8 and not np.array_equal(crops[6], crops[5])
+
+
+@pytest.mark.parametrize(
+    ("shift", "scales", "expected"),
+    [(0.3, (1.0,), "shift must be within"), (0.0, (), "scales"), (0.0, (1.0, 4.0), "scales")],
+)
+def test_bad_crop_views_are_refused(shift: float, scales: tuple, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        CropViews(shift, scales)
 
 
 def test_to_gray_takes_the_channel_order_into_account() -> None:
