@@ -10,13 +10,14 @@ Every face gets a row (see :mod:`pipeline.predict_rows`); an image without a fac
 ``no_face`` row; an input that cannot be read gets an ``error`` row, is counted, and the run goes
 on. The default model is the trained model with the best dev accuracy (never chosen on test),
 named in the log. Settings come from ``predict:`` in params.yaml (detector, the fallback detector
-for photos, crop margins chosen on dev, smoothing); the flags override them. On video the detector
-searches the whole frame every ``redetect_frames`` frames and, in between, only around the faces
-it knows (:class:`features.detect.RegionTracker`). Exit code 0, or 1 when some input was an
-error, or 2 for a bad command line, parameters or model.
+for photos, crop margins chosen on dev, the framings a photo's faces are read at, smoothing); the
+flags override them. On video the detector searches the whole frame every ``redetect_frames``
+frames and, in between, only around the faces it knows (:class:`features.detect.RegionTracker`).
+Exit code 0, or 1 when some input was an error, or 2 for a bad command line, parameters or model.
 
 The Python API: :func:`open_model` (a model by name, as ``--model``) and
-:mod:`models.predictor` (``load_model(directory)``, ``predict_faces``, ``predict_image``).
+:mod:`models.predictor` (``load_model(directory)``, ``predict_faces``, ``predict_views``,
+``predict_image``).
 """
 
 from __future__ import annotations
