@@ -564,6 +564,13 @@ def predict(args: argparse.Namespace, params: Params) -> Summary:
         model.score_kind,
     )
     settings = Settings.from_params(params.predict, args.detector, not args.no_detect, args.smooth)
+    if settings.detector is not None:
+        log.info(
+            "predict: each face read at %d framing(s) on photos, %d on video, scores averaged "
+            "(predict.jitter)",
+            len(settings.photo_views),
+            len(settings.video_views),
+        )
     summary = Summary()
     applier = Applier(model, settings, summary)
     writer = RowWriter(args.out, model.classes, settings.smoothing > 0)

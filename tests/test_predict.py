@@ -281,7 +281,9 @@ def test_a_photo_s_faces_are_read_at_the_jitter_views_and_their_scores_averaged(
     photo = tmp_path / "face.png"
     cv2.imwrite(str(photo), composed.frame)
     out = tmp_path / "rows.csv"
+    messages = _capture_log()
     assert _run(workdir, "--model", "gnb", str(photo), "--out", str(out)) == 0
+    assert any("each face read at 15 framing(s) on photos, 1 on video" in m for m in messages)
     (row,) = pd.read_csv(out).to_dict("records")
     scores = np.array([row[f"score_{c}"] for c in model.classes])
     assert np.allclose(scores, mean, atol=1e-5) and row["emotion"] == model.classes[mean.argmax()]
