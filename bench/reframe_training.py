@@ -7,8 +7,9 @@ fitted on train alone (``train.refit_on_dev: false``); its card gives the featur
 parameters, which every variant below keeps. The SVM is refitted on a random ``--train-size``
 sample of the Training split with its mirrors (as the default ``augmentation: mirror``), then with
 re-framed copies: each image moved by up to ``shift`` of its side across and down and rescaled by
-up to ``shift`` (uniform draws, border pixels repeated; ``cv2.warpAffine``), either added to the
-sample and its mirrors (twice the rows) or in their place (the same rows).
+up to ``shift`` (:func:`fer_data.augmentations.reframe_images`, what ``augment.modes: reframe``
+makes), either added to the sample and its mirrors (twice the rows: the ``reframe`` mode) or in
+their place (the same rows).
 
 Each fit is scored on dev twice: on the 48x48 dev faces, and through the detector path of
 ``bench/choose_margin.py`` (the first ``--limit`` dev faces pasted into 640x480 frames with its
@@ -24,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,37 +33,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.compose import FrameMaker, match  # noqa: E402
 from features.crop import crop_face  # noqa: E402
 from features.detect import make_detector  # noqa: E402
-from fer_data.faces import IMAGE_SIDE, read_faces  # noqa: E402
+from fer_data.augmentations import reframe_images  # noqa: E402
+from fer_data.faces import read_faces  # noqa: E402
 from models.predictor import load_model  # noqa: E402
 from models.spec import BuildOptions  # noqa: E402
 from models.svm import build  # noqa: E402
 from pipeline import paths  # noqa: E402
-
-
-def reframe(images: np.ndarray, shift: float, rng: np.random.Generator) -> np.ndarray:
-    """Each uint8 (n, 48, 48) face moved by up to ``shift`` of its side across and down and
-    rescaled by a factor in [1 - shift, 1 + shift] about its centre (bilinear, border repeated)."""
-    out = np.empty_like(images)
-    centre = (IMAGE_SIDE - 1) / 2
-    for i, image in enumerate(images):
-        scale = 1 + rng.uniform(-shift, shift)
-        dx, dy = rng.uniform(-shift, shift, 2) * IMAGE_SIDE
-        # output pixel p reads input pixel (p - c) * scale + c + d: a square of side 48 * scale
-        warp = np.array(
-            [
-                [1 / scale, 0, centre - (centre + dx) / scale],
-                [0, 1 / scale, centre - (centre + dy) / scale],
-            ],
-            np.float32,
-        )
-        out[i] = cv2.warpAffine(
-            image,
-            warp,
-            (IMAGE_SIDE, IMAGE_SIDE),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-    return out
 
 
 def main() -> None:
@@ -105,11 +80,11 @@ def main() -> None:
         rng = np.random.default_rng(1)
         both = np.r_[faces, mirror]
         variants[f"mirror + re-framed copies, {shift}"] = (
-            np.r_[faces, mirror, reframe(both, shift, rng)],
+            np.r_[faces, mirror, reframe_images(both, shift, rng)],
             np.r_[labels, labels, labels, labels],
         )
         variants[f"re-framed mirror, {shift}"] = (
-            np.r_[reframe(faces, shift, rng), reframe(mirror, shift, rng)],
+            np.r_[reframe_images(faces, shift, rng), reframe_images(mirror, shift, rng)],
             np.r_[labels, labels],
         )
     print("\n| training set | rows | dev | 48x48 faces Haar found | Haar's crops | gap | fit, s |")

@@ -41,7 +41,7 @@ from pipeline import paths
 DEFAULT_PARAMS = paths.PARAMS_FILE
 # A hyper-parameter value as params.yaml can hold it.
 Scalar = bool | int | float | str | None
-AUGMENT_MODES = ("balanced", "full", "mirror")
+AUGMENT_MODES = ("balanced", "full", "mirror", "reframe")
 AUGMENT_OPS = ("flip", "brightness", "contrast")
 # Class names an extra training source may add: FER2013's seven and FER+'s contempt (ingest checks
 # that they are in the label space of data.labels).
@@ -144,8 +144,9 @@ class DataParams(_Section):
 class AugmentParams(_Section):
     # Which augmented training sets to build; a model chooses one of them (or none).
     # mirror: one left-right mirror of every image, nothing else (the copy the flip op makes at
-    # random, made deterministic: the RBF-SVM's default training set).
-    modes: Annotated[list[Literal["balanced", "full", "mirror"]], Unique]
+    # random, made deterministic: the RBF-SVM's default training set). reframe: the mirror, and a
+    # re-framed copy (moved, rescaled by up to `reframe`) of every image and of its mirror.
+    modes: Annotated[list[Literal["balanced", "full", "mirror", "reframe"]], Unique]
     ops: Annotated[list[Literal["flip", "brightness", "contrast"]], Unique]
     # balanced: top each class up to this fraction of the largest class.
     balance_target: Annotated[float, Field(gt=0.0, le=1.0)]
@@ -155,6 +156,7 @@ class AugmentParams(_Section):
     copies_per_image: Annotated[int, Field(ge=1, le=20)]
     brightness: Annotated[float, Field(ge=0.0, le=128.0)]  # max additive shift (gray levels)
     contrast: Annotated[float, Field(ge=0.0, lt=1.0)]  # max relative change of contrast
+    reframe: Annotated[float, Field(gt=0.0, le=0.25)]  # reframe: max move (of the side) and rescale
 
 
 class LandmarkParams(_Section):

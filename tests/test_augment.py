@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_data.augmentations import augment_images, balanced_copies
+from fer_data.augmentations import augment_images, balanced_copies, reframe_images
 from fer_data.faces import read_faces
 from pipeline import paths
-from pipeline.stages import augment, ingest
+from pipeline.stages import augment, features, ingest, search, train
 from tests.stage_helpers import make_params, stage_run
 
 
@@ -57,6 +57,65 @@ def test_mirror_is_every_training_image_mirrored_once(ingested: Path) -> None:
     assert (mirror.aug == 1).all()
     counts = np.bincount(train.emotion, minlength=7)
     assert metrics["modes"]["mirror"]["after"]["Fear"] == 2 * counts[2]
+
+
+def test_reframe_is_the_mirror_and_every_image_and_mirror_re_framed(ingested: Path) -> None:
+    params = make_params(
+        ingested, {"augment.modes": ["mirror", "reframe"], "augment.reframe": 0.05}
+    )
+    metrics = stage_run(augment, params)
+    train = read_faces(paths.ingested("train"))
+    copies = read_faces(paths.AUGMENTED_DIR / "reframe.feather")
+    n = len(train)
+    np.testing.assert_array_equal(copies.row_id, np.repeat(train.row_id, 3))
+    np.testing.assert_array_equal(copies.emotion, np.repeat(train.emotion, 3))
+    assert copies.aug.tolist() == [1, 2, 3] * n
+    images = copies.images.reshape(n, 3, 48, 48)
+    np.testing.assert_array_equal(images[:, 0], train.images[:, :, ::-1])
+    # Re-framed: not the image, yet the same face a pixel or two away (closer to it than to the
+    # next face in the table).
+    for k, original in ((1, train.images), (2, train.images[:, :, ::-1])):
+        moved = images[:, k].astype(float)
+        assert (images[:, k] != original).any(axis=(1, 2)).mean() > 0.9
+        near = np.abs(moved - original).mean(axis=(1, 2))
+        far = np.abs(moved - np.roll(original, 1, axis=0)).mean(axis=(1, 2))
+        assert np.median(near) < 0.5 * np.median(far)
+    counts = np.bincount(train.emotion, minlength=7)
+    assert metrics["modes"]["reframe"]["after"]["Sad"] == 4 * counts[4]
+
+
+def test_a_model_trains_on_the_reframe_mode(ingested: Path) -> None:
+    overrides = {
+        "augment.modes": ["mirror", "reframe"],
+        "models.gnb.augmentation": "reframe",
+        "models.gnb.search.enabled": False,
+        "train.refit_on_dev": False,
+    }
+    params = make_params(ingested, overrides)
+    for module in (augment, features):
+        stage_run(module, params)
+    stage_run(search, params, "gnb")
+    record = stage_run(train, params, "gnb")
+    n = len(read_faces(paths.ingested("train")))
+    assert record["status"] == "ok" and record["train_rows"] == 4 * n
+
+
+def test_reframe_images_moves_and_rescales_within_the_shift() -> None:
+    face = np.zeros((1, 48, 48), np.uint8)
+    face[0, 20:28, 20:28] = 255  # a bright square at the centre
+    rng = np.random.default_rng(0)
+    assert np.array_equal(reframe_images(face, 0.0, rng), face)
+    centres = []
+    for _ in range(200):
+        moved = reframe_images(face, 0.1, rng)[0].astype(float)
+        ys, xs = np.nonzero(moved > 127)
+        centres.append((xs.mean(), ys.mean()))
+    offsets = np.array(centres) - 23.5
+    # output p reads input (p - c) * s + c + d: the square moves by about -d / s, |d| <= 4.8 px,
+    # d uniform (standard deviation 4.8 / sqrt(3) = 2.8 px)
+    assert np.abs(offsets).max() <= 0.1 * 48 / 0.9 + 1 and offsets.std(axis=0).min() > 2
+    with pytest.raises(ValueError, match="shift"):
+        reframe_images(face, 0.3, rng)
 
 
 def test_same_seed_same_output(ingested: Path) -> None:

@@ -27,6 +27,7 @@ def test_repository_params_are_valid() -> None:
         ({"augment": {"modes": ["balanced", "balanced"]}}, "augment.modes"),
         ({"augment": {"modes": ["sideways"]}}, "augment.modes.0: got 'sideways'"),
         ({"augment": {"ops": ["blur"]}}, "augment.ops.0"),
+        ({"augment": {"reframe": 0.0}}, "augment.reframe: got 0.0"),
         ({"features": {"landmarks": {"upscale": 0}}}, "features.landmarks.upscale: got 0"),
         ({"features": {"landmarks": {"backend": "opencv"}}}, "features.landmarks.backend"),
         ({"features": {"hogg": {}}}, "features.hogg: unknown key"),

@@ -1,7 +1,9 @@
 """Stage ``augment``: augmented copies of the training split, one table per mode.
 
 ``balanced`` tops the smaller classes up toward the largest; ``full`` augments every image;
-``mirror`` adds the left-right mirror of every image and nothing else.
+``mirror`` adds the left-right mirror of every image and nothing else; ``reframe`` adds the
+mirror and a re-framed copy of every image and of its mirror (moved and rescaled by up to
+``augment.reframe`` of the side: :func:`fer_data.augmentations.reframe_images`).
 Writes only the copies (``data/augmented/<mode>.feather``, ``aug`` = copy number >= 1, ``row_id`` =
 the source image): a model trained with a mode sees the training split plus that mode's copies.
 
@@ -18,7 +20,12 @@ import sys
 
 import numpy as np
 
-from fer_data.augmentations import augment_images, balanced_copies, full_copies
+from fer_data.augmentations import (
+    augment_images,
+    balanced_copies,
+    full_copies,
+    reframe_images,
+)
 from fer_data.faces import FaceTable, read_faces, write_faces
 from fer_data.logs import log_read, log_wrote, stage
 from fer_data.records import AugmentMetrics, AugmentModeCounts, DataSource
@@ -28,7 +35,8 @@ from pipeline.params import AugmentParams, Params
 from pipeline.runner import run_stage
 
 # A fixed offset per mode keeps each mode's random stream independent of which other modes run.
-_MODE_STREAM = {"balanced": 1, "full": 2, "mirror": 3}
+_MODE_STREAM = {"balanced": 1, "full": 2, "mirror": 3, "reframe": 4}
+_COPIES = {"mirror": 1, "reframe": 3}  # reframe: the mirror, the re-framed image and mirror
 
 
 def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int) -> FaceTable:
@@ -37,13 +45,19 @@ def augment_table(train: FaceTable, mode: str, params: AugmentParams, seed: int)
     if mode == "balanced":
         copies = balanced_copies(emotion, params.balance_target, params.max_copies_per_image, rng)
     else:
-        copies = full_copies(len(train), 1 if mode == "mirror" else params.copies_per_image)
+        copies = full_copies(len(train), _COPIES.get(mode, params.copies_per_image))
     source = np.repeat(np.arange(len(train)), copies)
     # Copy number k = 1..copies of each source image.
     first = np.repeat(np.cumsum(copies) - copies, copies)
     aug = (np.arange(len(source)) - first + 1).astype(np.int16)
     if mode == "mirror":
         images = np.ascontiguousarray(train.images[source, :, ::-1])
+    elif mode == "reframe":
+        mirror = np.ascontiguousarray(train.images[:, :, ::-1])
+        moved = reframe_images(np.concatenate([train.images, mirror]), params.reframe, rng)
+        # copy 1: the mirror; 2: the image re-framed; 3: its mirror re-framed (source order)
+        images = np.stack([mirror, moved[: len(train)], moved[len(train) :]], axis=1)
+        images = images.reshape(-1, *train.images.shape[1:])
     else:
         images = augment_images(
             train.images[source], params.ops, params.brightness, params.contrast, rng
