@@ -14,17 +14,20 @@ their place (the same rows).
 Each fit is scored on dev twice: on the 48x48 dev faces, and through the detector path of
 ``bench/choose_margin.py`` (the first ``--limit`` dev faces pasted into 640x480 frames with its
 seed, Haar's boxes, margin 0.0, one crop): "gap" is the accuracy on the 48x48 faces Haar found
-minus the accuracy on Haar's crops of them. PublicTest/PrivateTest are never read.
+minus the accuracy on Haar's crops of them. Also printed: the fit's support vectors and the size of
+the model as the train stage saves it. PublicTest/PrivateTest are never read.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,14 +40,21 @@ from fer_data.augmentations import reframe_images  # noqa: E402
 from fer_data.faces import read_faces  # noqa: E402
 from models.predictor import load_model  # noqa: E402
 from models.spec import BuildOptions  # noqa: E402
-from models.svm import build  # noqa: E402
+from models.svm import build, export  # noqa: E402
 from pipeline import paths  # noqa: E402
+
+
+def _saved_mb(model) -> float:
+    """Megabytes of the fitted pipeline as the train stage saves it (compact SVC, joblib)."""
+    buffer = io.BytesIO()
+    joblib.dump(export(model), buffer)
+    return buffer.tell() / 1e6
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repo", type=Path, required=True)
-    p.add_argument("--train-size", type=int, default=10_000)
+    p.add_argument("--train-size", type=int, default=10_000, help="0: every training face")
     p.add_argument("--limit", type=int, default=1000, help="first N dev faces for the path")
     p.add_argument("--shifts", type=float, nargs="+", default=[0.03, 0.05])
     args = p.parse_args()
@@ -53,11 +63,10 @@ def main() -> None:
     features = reference.features  # the card's feature set, as predict computes it
     train = read_faces(args.repo / paths.ingested("train"))
     dev = read_faces(args.repo / paths.ingested("dev"))
-    sample = np.random.default_rng(0).choice(len(train.images), args.train_size, replace=False)
+    size = args.train_size or len(train.images)
+    sample = np.random.default_rng(0).choice(len(train.images), size, replace=False)
     faces, labels = train.images[sample], train.emotion[sample].astype(np.int64)
-    print(
-        f"{args.train_size} training faces of {args.repo}; SVM parameters {reference.card.params}"
-    )
+    print(f"{size} training faces of {args.repo}; SVM parameters {reference.card.params}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
     dev_labels = dev.emotion.astype(np.int64)
@@ -87,8 +96,11 @@ def main() -> None:
             np.r_[reframe_images(faces, shift, rng), reframe_images(mirror, shift, rng)],
             np.r_[labels, labels],
         )
-    print("\n| training set | rows | dev | 48x48 faces Haar found | Haar's crops | gap | fit, s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "\n| training set | rows | dev | 48x48 faces Haar found | Haar's crops | gap | fit, s | "
+        "support vectors | saved, MB |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, (images, y) in variants.items():
         start = time.perf_counter()
         model = build(reference.card.params, BuildOptions()).fit(features(images), y)
@@ -98,7 +110,8 @@ def main() -> None:
         on_crops = np.mean(model.predict(crop_x) == found_y)
         print(
             f"| {name} | {len(images)} | {100 * on_dev:.2f}% | {100 * on_found:.2f}% | "
-            f"{100 * on_crops:.2f}% | {100 * (on_found - on_crops):.2f} | {seconds:.0f} |",
+            f"{100 * on_crops:.2f}% | {100 * (on_found - on_crops):.2f} | {seconds:.0f} | "
+            f"{int(model[-1].n_support_.sum())} | {_saved_mb(model):.1f} |",
             flush=True,
         )
 
