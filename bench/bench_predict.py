@@ -309,8 +309,8 @@ def accuracy(models_dir: Path, names: list[str], faces: np.ndarray, labels: np.n
             if box is not None:
                 name = found_by(detector)
                 by[name] += 1
+                margin = settings.margins[name]
                 for key, views in readings.items():
-                    margin = settings.margins[name]
                     crops[key].append(crop_views(composed.frame, box, margin, views))
                 kept.append(i)
         seconds = (time.perf_counter() - start) / len(faces)

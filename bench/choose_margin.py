@@ -31,8 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.compose import FrameMaker, match  # noqa: E402
-from features.crop import CropViews, crop_face, crop_views  # noqa: E402
-from features.detect import DETECTORS, Box, make_detector  # noqa: E402
+from features.crop import CropViews, crop_face, crop_views, reframe_box  # noqa: E402
+from features.detect import DETECTORS, make_detector  # noqa: E402
 from fer_data.faces import read_faces  # noqa: E402
 from models.predictor import load_model  # noqa: E402
 from pipeline import paths  # noqa: E402
@@ -138,12 +138,9 @@ def framing(models: dict, faces: np.ndarray, labels: np.ndarray, seed: int) -> N
     composed = [maker.compose(face) for face in faces]
     print("\nframing (no detector): " + "  ".join(models))
     for label, across, down, factor in REFRAMINGS:
-        crops = []
-        for c in composed:
-            side = round(c.box.w * factor)
-            x = round(c.box.x + c.box.w / 2 - side / 2 + across * c.box.w)
-            y = round(c.box.y + c.box.h / 2 - side / 2 + down * c.box.w)
-            crops.append(crop_face(c.frame, Box(x, y, side, side), 0.0))
+        crops = [
+            crop_face(c.frame, reframe_box(c.box, across, down, factor), 0.0) for c in composed
+        ]
         accs = [
             float(np.mean(m.predict_faces(np.stack(crops)).labels == labels))
             for m in models.values()

@@ -115,15 +115,18 @@ class CropViews:
         """The squares of the views of the crop square ``square``, scale by scale."""
         offsets = [(0.0, 0.0)]
         if self.shift > 0:
-            d = self.shift * square.w
+            d = self.shift
             offsets += [(-d, 0.0), (d, 0.0), (0.0, -d), (0.0, d)]
-        cx, cy = square.x + square.w / 2, square.y + square.h / 2
-        out = []
-        for scale in self.scales:
-            side = max(1, round(square.w * scale))
-            for dx, dy in offsets:
-                out.append(Box(round(cx + dx - side / 2), round(cy + dy - side / 2), side, side))
-        return out
+        return [reframe_box(square, dx, dy, scale) for scale in self.scales for dx, dy in offsets]
+
+
+def reframe_box(square: Box, across: float, down: float, scale: float = 1.0) -> Box:
+    """``square`` scaled by ``scale`` about its centre, then moved by ``across`` and ``down``
+    times its (unscaled) side; pixel coordinates rounded to the nearest integer."""
+    side = max(1, round(square.w * scale))
+    x = square.x + square.w / 2 + across * square.w - side / 2
+    y = square.y + square.h / 2 + down * square.w - side / 2
+    return Box(round(x), round(y), side, side)
 
 
 def crop_views(
