@@ -20,7 +20,7 @@ from fer_data.faces import EMOTIONS
 from models.registry import MODEL_NAMES
 from pipeline import paths
 from pipeline.cli import main as cli_main
-from pipeline.stages import competency, competency_table, evaluate, search, train
+from pipeline.stages import competency, evaluate, search, train
 from tests.models_helpers import SOURCE
 from tests.stage_helpers import make_params, stage_run
 
@@ -155,7 +155,7 @@ def test_competency_scores_every_feature_set_and_the_table_gathers_every_model(
         if model != "gnb":
             target = paths.competency(model)
             target.write_text(json.dumps(result | {"model": model}))
-    competency_table.main(params)
+    competency.write_table()
     table = pd.read_csv(paths.COMPETENCY_TABLE)
     assert len(table) == 4 * len(MODEL_NAMES) and set(table["model"]) == set(MODEL_NAMES)
 

@@ -21,7 +21,6 @@ import pytest
 from matplotlib import image as mpl_image
 from PIL import Image
 
-from fer_data.atomic import atomic_path
 from fer_data.faces import EMOTIONS, read_faces
 from fer_data.synthetic import SYNTHETIC_NOTICE
 from pipeline import paths
@@ -30,7 +29,6 @@ from pipeline.stages import (
     augment,
     cnn,
     competency,
-    competency_table,
     duplicates,
     evaluate,
     external,
@@ -152,9 +150,8 @@ def _run_stages(workdir: Path, overrides: dict, models: tuple[str, ...], with_cn
             evaluate.run(restrict(params, "evaluate", model), model)
         if with_cnn:
             for model in models:
-                competency.run(restrict(params, "competency", model), model)
-            with atomic_path(paths.COMPETENCY_TABLE) as tmp:
-                competency_table.table(models).to_csv(tmp, index=False)
+                competency.run(restrict(params, "competency"), model)
+            competency.write_table(models)
             cnn.run(restrict(params, "cnn", "mini_xception"), "mini_xception")
         return workdir / report.run(restrict(params, "report"))
 

@@ -1,21 +1,31 @@
-"""Stage ``competency <model>``: one model, untuned, on every feature set.
+"""Stage ``competency``: every model of the zoo, untuned, on every feature set.
 
-Fits the model with its built-in, untuned defaults (``DEFAULTS`` in ``models/<model>.py``, not the
-values chosen on dev in params.yaml, so the table compares feature sets, not tuning) on a
+Fits each model with its built-in, untuned defaults (``DEFAULTS`` in ``models/<model>.py``, not
+the values chosen on dev in params.yaml, so the table compares feature sets, not tuning) on a
 stratified subsample of ``competency.train_rows`` training rows (scaled to the data:
-:mod:`pipeline.scale`) of each feature set in
-``competency.feature_sets`` and scores it on test, writing ``results/competency/<model>.json``.
-Each cell runs in a child process killed at ``cell_timeout_s`` (and all of a model's cells
-within ``model_timeout_s``); a failed or timed-out cell is recorded with its status.
-``competency-table`` (:mod:`pipeline.stages.competency_table`) gathers the cells.
+:mod:`pipeline.scale`) of each feature set in ``competency.feature_sets``, scores it on test,
+and writes ``results/competency/<model>.json`` per model and every cell as one long table,
+``results/competency.csv``, for the report and ``dvc plots``. Each cell runs in a child process
+killed at ``cell_timeout_s`` (and all of a model's cells within ``model_timeout_s``); a failed
+or timed-out cell is recorded with its status.
+
+One stage for the whole zoo rather than one per model: the table reads only each model's
+``enabled`` and ``accelerate``, never its tuned values, so tuning reruns none of it; and one
+stage with one fit process spares each model a DVC stage's start (lock file, imports, fit
+process: about 10 s, more than most models' cells take on the demo set). The cost: editing one
+model's module reruns every model's cells (about 5 min on FER2013).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
+import pandas as pd
+
 from features.store import load_rows, load_xy
+from fer_data.atomic import atomic_path
 from fer_data.logs import get_logger, log_wrote, stage
 from fer_data.records import DataSource
 from models import tasks
@@ -27,10 +37,23 @@ from models.sampling import stratified_subsample
 from models.spec import BuildOptions
 from models.worker import BudgetWorker
 from pipeline import paths
-from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import Params
 from pipeline.runner import run_stage
 from pipeline.scale import LEAST_ROWS, data_scale
+
+TABLE_COLUMNS = [
+    "model",
+    "feature_set",
+    "status",
+    "accuracy",
+    "public_accuracy",
+    "private_accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "train_rows",
+    "fit_seconds",
+    "predict_seconds",
+]
 
 
 def _cell(
@@ -79,7 +102,11 @@ def _cell(
     return cell
 
 
-def run(params: Params, model: str) -> CompetencyRecord:
+def run(params: Params, model: str, worker: BudgetWorker | None = None) -> CompetencyRecord:
+    """Score ``model`` untuned on every feature set; write and return its record.
+
+    ``worker``: the fit process to run the cells in (one is started and closed when None).
+    """
     cfg, budget = params.models[model], params.competency
     scale = data_scale(params.scale, len(load_rows(paths.FEATURES_DIR, "train")))
     train_rows = scale.count("competency.train_rows", budget.train_rows, least=LEAST_ROWS)
@@ -98,7 +125,9 @@ def run(params: Params, model: str) -> CompetencyRecord:
         ]
     else:
         deadline = time.monotonic() + budget.model_timeout_s
-        with BudgetWorker() as worker:
+        with contextlib.ExitStack() as own:
+            if worker is None:
+                worker = own.enter_context(BudgetWorker())
             for feature_set in budget.feature_sets:
                 timeout = min(budget.cell_timeout_s, deadline - time.monotonic())
                 if timeout < 1.0:
@@ -122,13 +151,33 @@ def run(params: Params, model: str) -> CompetencyRecord:
     return record
 
 
-def main(params: Params, model: str) -> None:
-    with stage(f"competency {model}"):
-        run(params, model)
+def table(models: tuple[str, ...] = MODEL_NAMES) -> pd.DataFrame:
+    """Every model's cells as one long table (model, feature_set, scores...)."""
+    records = []
+    for model in models:
+        found = CompetencyRecord.read(paths.competency(model))
+        records += [{"model": model, **cell.to_json()} for cell in found.cells]
+    return pd.DataFrame.from_records(records).reindex(columns=TABLE_COLUMNS)
+
+
+def write_table(models: tuple[str, ...] = MODEL_NAMES) -> pd.DataFrame:
+    """:func:`table` written to ``results/competency.csv``; the table."""
+    frame = table(models)
+    with atomic_path(paths.COMPETENCY_TABLE) as tmp:
+        frame.to_csv(tmp, index=False)
+    log_wrote(paths.COMPETENCY_TABLE, f"{len(frame)} cells")
+    return frame
+
+
+def main(params: Params) -> None:
+    with stage("competency"), BudgetWorker() as worker:  # one fit process for the whole zoo
+        for model in MODEL_NAMES:
+            run(params, model, worker)
+        write_table()
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("competency", main, argv, MODEL_HELP, MODEL_NAMES, check_model)
+    return run_stage("competency", main, argv)
 
 
 if __name__ == "__main__":
