@@ -100,6 +100,8 @@ def test_the_ensemble_stacks_its_members_and_names_the_missing_ones(in_zoo: Path
     assert set(used["skipped"]) == set(MODEL_NAMES) - set(MEMBERS) | {"cnn_mini_xception"}
     assert used["skipped"]["svm"] == "not trained (no train.json)"
     assert used["skipped"]["rf"] == "train disabled"
+    # Refitted on train + dev (this zoo's setting), unlike their dev scores: named in the metrics.
+    assert used["refit_members"] == list(MEMBERS)
     assert used["C"] in params.ensemble.c_grid
     best = max(used["member_dev_accuracy"].values())
     assert used["dev_oof_accuracy"] >= best - TOLERANCE, used
@@ -141,6 +143,7 @@ def test_without_members_only_the_ensemble_fails(in_zoo: Path) -> None:
     assert metrics["params"] == {
         "members": [],
         "skipped": {"rf": "train disabled", "svm": "not trained (no train.json)"},
+        "refit_members": [],
     }
     assert "rf: train disabled" in metrics["error"]
     assert pd.read_csv(paths.confusion(ENSEMBLE_NAME)).empty

@@ -89,6 +89,12 @@ def gather(
     return members, skipped
 
 
+def refitted_members(members: dict[str, tuple[ClassScores, ClassScores]]) -> list[str]:
+    """The members whose test scores come from a fit that saw dev (a refit or a fine-tune on
+    train + dev), unlike the dev scores the meta-learner learns from."""
+    return [m for m, (_, test) in members.items() if "train + dev" in test.fitted_on]
+
+
 def run(params: Params) -> ModelMetrics:
     log = get_logger()
     cfg = params.ensemble
@@ -100,12 +106,21 @@ def run(params: Params) -> ModelMetrics:
     members, skipped = gather(candidates(params), None, test_rows)
     for model, why in skipped.items():
         log.warning("ensemble: skipping %s: %s", model, why)
+    refit = refitted_members(members)
+    if refit:
+        log.warning(
+            "ensemble: the test scores of %s come from a refit on train + dev, their dev scores "
+            "from an earlier fit: the meta-learner's weights may not suit the refitted models (on "
+            "full FER2013 the stack fell below its members; README, Ensemble with the CNN); "
+            "set train.refit_on_dev: false for the ensemble",
+            ", ".join(refit),
+        )
     metrics = ModelMetrics(
         data=data,
         model=ENSEMBLE_NAME,
         feature_set="stacked",
         augmentation="none",
-        params={"members": list(members), "skipped": skipped},
+        params={"members": list(members), "skipped": skipped, "refit_members": refit},
         fit_seconds=None,
         model_bytes=None,
         predict_ms_per_image=None,
