@@ -22,6 +22,7 @@ import numpy as np
 from fer_data.atomic import atomic_path
 
 SCORE_KINDS = ("probability", "ovr_decision")
+TRAIN_AND_DEV = "train + dev"  # in ``fitted_on``: the fit saw dev (a refit or a fine-tune on it)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class ClassScores:
             )
         if self.kind not in SCORE_KINDS:
             raise ValueError(f"score kind {self.kind!r}: expected one of {', '.join(SCORE_KINDS)}")
+
+    @property
+    def saw_dev(self) -> bool:
+        """Whether the fit that made these scores had seen dev (:data:`TRAIN_AND_DEV`)."""
+        return TRAIN_AND_DEV in self.fitted_on
 
 
 def class_scores(estimator: Any, x: np.ndarray, n_classes: int) -> tuple[np.ndarray, str]:

@@ -53,7 +53,7 @@ from models.cnn.nets import build_net, count_parameters
 from models.cnn.recipe import Recipe
 from models.cnn.targets import scheme_targets
 from models.devscore import dev_scores
-from models.member_scores import ClassScores, save_scores
+from models.member_scores import TRAIN_AND_DEV, ClassScores, save_scores
 from models.metrics import score_predictions
 from models.records import CnnSpec, CnnTrainRecord, DevScores, KFoldScores, ModelMetrics
 from pipeline import paths
@@ -280,7 +280,7 @@ def save_member_scores(
     )
     log_wrote(save_scores(paths.dev_scores(name), dev_scores_), "per-class dev scores")
     test = data.tables["test"]
-    tuned = ", fine-tuned on train + dev" if chosen is not net else ""
+    tuned = f", fine-tuned on {TRAIN_AND_DEV}" if chosen is not net else ""
     fitted_on = f"train (dev-chosen epoch{tuned}"
     test_scores_ = ClassScores(
         test_scores,

@@ -92,7 +92,7 @@ def gather(
 def refitted_members(members: dict[str, tuple[ClassScores, ClassScores]]) -> list[str]:
     """The members whose test scores come from a fit that saw dev (a refit or a fine-tune on
     train + dev), unlike the dev scores the meta-learner learns from."""
-    return [m for m, (_, test) in members.items() if "train + dev" in test.fitted_on]
+    return [m for m, (_, test) in members.items() if test.saw_dev]
 
 
 def run(params: Params) -> ModelMetrics:
@@ -109,10 +109,10 @@ def run(params: Params) -> ModelMetrics:
     refit = refitted_members(members)
     if refit:
         log.warning(
-            "ensemble: the test scores of %s come from a refit on train + dev, their dev scores "
+            "ensemble: the test scores of %s come from a fit on train + dev, their dev scores "
             "from an earlier fit: the meta-learner's weights may not suit the refitted models (on "
             "full FER2013 the stack fell below its members; README, Ensemble with the CNN); "
-            "set train.refit_on_dev: false for the ensemble",
+            "for the ensemble set train.refit_on_dev: false (and no CNN finetune_epochs)",
             ", ".join(refit),
         )
     metrics = ModelMetrics(

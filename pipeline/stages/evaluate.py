@@ -22,7 +22,12 @@ from features.store import load_xy
 from fer_data.duplicates import clean_mask
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
-from models.member_scores import ClassScores, load_predict_and_score, save_scores
+from models.member_scores import (
+    TRAIN_AND_DEV,
+    ClassScores,
+    load_predict_and_score,
+    save_scores,
+)
 from models.metrics import score_predictions
 from models.names import MODEL_NAMES
 from models.records import ModelMetrics, TrainRecord
@@ -90,7 +95,7 @@ def run(params: Params, model: str) -> ModelMetrics:
                 classes=data.classes,
                 clean=clean_mask(paths.DUPLICATES_TABLE, rows["row_id"].to_numpy()),
             )
-            fitted_on = "train + dev" if info.refit_on_dev else "train"
+            fitted_on = TRAIN_AND_DEV if info.refit_on_dev else "train"
             scores = ClassScores(
                 outcome.value["scores"],
                 rows["row_id"].to_numpy(np.int64),
