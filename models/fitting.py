@@ -31,6 +31,7 @@ def fit_and_score_dev(
     params: Mapping[str, Any],
     options: BuildOptions,
     rows: np.ndarray | None = None,
+    path: str | None = None,
 ) -> dict[str, Any]:
     """Fit on the training rows alone and score dev: the model's dev score before a refit.
 
@@ -38,7 +39,9 @@ def fit_and_score_dev(
     trades the dev score's fidelity for one cheaper fit. Also the per-class dev scores of that fit
     (``dev_class_scores`` float32 (n_dev, n_classes), ``score_kind``:
     :func:`models.member_scores.class_scores`), which the stacking ensemble learns from: they
-    come from a model that never saw dev.
+    come from a model that never saw dev. With ``path`` the fit is saved there too (as
+    :func:`fit_and_save` saves, ``model_bytes`` in the result): the evaluate stage scores it on
+    test, so that the ensemble applies its meta-learner to the same fit it learnt from.
     """
     x, y = context["x"], context["y"]
     if rows is not None:
@@ -49,12 +52,15 @@ def fit_and_score_dev(
     fit_seconds = time.perf_counter() - start
     scores = dev_scores(context["y_dev"], pipeline.predict(context["x_dev"]))
     per_class, kind = class_scores(pipeline, context["x_dev"], options.n_classes)
-    return {
+    result = {
         "dev": scores,
         "fit_seconds": fit_seconds,
         "dev_class_scores": per_class,
         "score_kind": kind,
     }
+    if path is not None:
+        result.update(_save(pipeline, model, path, context["x_dev"]))
+    return result
 
 
 def _exported(pipeline: Pipeline, export: Any, check_x: np.ndarray | None) -> tuple[Pipeline, dict]:
@@ -100,10 +106,19 @@ def fit_and_save(
         result["dev"] = dev_scores(context["y_dev"], pipeline.predict(context["x_dev"]))
         per_class, _ = class_scores(pipeline, context["x_dev"], options.n_classes)
         result["dev_class_scores"] = per_class
+    result.update(_save(pipeline, model, path, context.get("x_dev")))
+    return result
+
+
+def _save(pipeline: Pipeline, model: str, path: str, check_x: np.ndarray | None) -> dict[str, Any]:
+    """Save ``pipeline`` to ``path`` (joblib, atomically) in its spec's export form when it has
+    one (the SVM), checked on ``check_x``; returns ``model_bytes``, ``score_kind`` and, for an
+    export, ``exported`` (:func:`_exported`)."""
+    result: dict[str, Any] = {}
     saved = pipeline
     export = get_spec(model).export
     if export is not None:
-        saved, result["exported"] = _exported(pipeline, export, context.get("x_dev"))
+        saved, result["exported"] = _exported(pipeline, export, check_x)
     # What the per-class scores are: probabilities where the estimator has them.
     result["score_kind"] = "probability" if hasattr(saved, "predict_proba") else "ovr_decision"
     with atomic_path(path) as tmp:

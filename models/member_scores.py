@@ -5,7 +5,8 @@ split: ``scores`` float32 (n, n_classes), ``row_id`` int64 (n,) (the ingested ta
 that members line up row by row), ``labels`` int64 (n,), ``kind`` (``probability``: class
 probabilities, ``predict_proba`` or a CNN's softmax; ``ovr_decision``: ``decision_function``
 values of shape (n, n_classes), for estimators without probabilities such as the RBF-SVM) and
-``fitted_on`` (what the model had seen when it scored these rows: for dev, never dev itself).
+``fitted_on`` (what the model had seen when it scored these rows: for dev, never dev itself; a
+model's dev and test files come from one fit, so they say the same).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import numpy as np
 from fer_data.atomic import atomic_path
 
 SCORE_KINDS = ("probability", "ovr_decision")
-TRAIN_AND_DEV = "train + dev"  # in ``fitted_on``: the fit saw dev (a refit or a fine-tune on it)
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,6 @@ class ClassScores:
             )
         if self.kind not in SCORE_KINDS:
             raise ValueError(f"score kind {self.kind!r}: expected one of {', '.join(SCORE_KINDS)}")
-
-    @property
-    def saw_dev(self) -> bool:
-        """Whether the fit that made these scores had seen dev (:data:`TRAIN_AND_DEV`)."""
-        return TRAIN_AND_DEV in self.fitted_on
 
 
 def class_scores(estimator: Any, x: np.ndarray, n_classes: int) -> tuple[np.ndarray, str]:
@@ -122,20 +117,28 @@ def load_scores(path: Path) -> ClassScores:
 
 
 def load_predict_and_score(
-    context: Mapping[str, Any], reporter: Any, path: str, x: np.ndarray, n_classes: int
+    context: Mapping[str, Any],
+    reporter: Any,
+    path: str,
+    x: np.ndarray,
+    n_classes: int,
+    scores_path: str | None = None,
 ) -> dict[str, Any]:
     """Load a saved pipeline, predict ``x`` (timed) and score it per class (not timed).
 
     The evaluate stage's fit-process task: :func:`models.tasks.load_and_predict`'s
     ``predictions`` int64 (m,) and ``predict_seconds``, plus ``scores`` float32
     (m, n_classes) and ``score_kind`` (:func:`class_scores`). ``path``: a pipeline saved by
-    :func:`models.fitting.fit_and_save` (joblib; trusted files only).
+    :func:`models.fitting.fit_and_save` (joblib; trusted files only). ``scores_path``: another
+    saved pipeline whose scores are wanted instead (the dev-scored fit beside a refit, so that the
+    ensemble's dev and test scores come from one fit); None: ``path``'s.
     """
     pipeline = joblib.load(path)
     start = time.perf_counter()
     predictions = pipeline.predict(x)
     seconds = time.perf_counter() - start
-    scores, kind = class_scores(pipeline, x, n_classes)
+    scored = pipeline if scores_path is None else joblib.load(scores_path)
+    scores, kind = class_scores(scored, x, n_classes)
     return {
         "predictions": np.asarray(predictions, np.int64),
         "predict_seconds": seconds,

@@ -128,6 +128,12 @@ def model_card(model: str) -> Path:
     return model_dir(model) / "model_card.json"
 
 
+def dev_scored_model(model: str) -> Path:
+    """With ``train.refit_on_dev``: the fit on the training rows alone that ``dev_scores`` come
+    from (joblib), which evaluate scores on test for the ensemble; the saved model is the refit."""
+    return model_dir(model) / "dev_scored.joblib"
+
+
 def dev_scores(model: str) -> Path:
     """Per-class dev scores of a fit that never saw dev (models.member_scores; the ensemble's
     training rows)."""
@@ -140,7 +146,8 @@ def scores_dir(model: str) -> Path:
 
 
 def test_scores(model: str) -> Path:
-    """Per-class test scores of the saved model (models.member_scores), for the ensemble."""
+    """Per-class test scores (models.member_scores) of the fit that ``dev_scores`` come from:
+    the ensemble's inputs."""
     return scores_dir(model) / "test.npz"
 
 

@@ -126,8 +126,8 @@ def test_history_model_and_confusion_are_written(cnn_run) -> None:
 
 
 def test_ensemble_scores_come_from_the_dev_chosen_weights(cnn_run) -> None:
-    """Dev scores of the weights chosen on dev (before the fine-tune on dev); test scores of the
-    saved weights, row by row as the predictions."""
+    """Dev and test scores of the weights chosen on dev (before the fine-tune on dev), not of the
+    saved, fine-tuned weights, whose test predictions are the metrics'."""
     workdir, _, arch = cnn_run
     name = f"cnn_{arch}"
     dev_table = read_faces(workdir / paths.ingested("dev"))
@@ -147,10 +147,17 @@ def test_ensemble_scores_come_from_the_dev_chosen_weights(cnn_run) -> None:
     # (LeNet after 3 epochs is near uniform: the fine-tune moves its softmax by ~1e-4.)
     fine_tuned = torch.softmax(logits, dim=1).numpy()
     assert np.abs(fine_tuned - dev.scores).max() > 1e-5
+    # The ensemble's test scores come from the dev scores' weights too, not the fine-tuned ones
+    # (whose 10-crop predictions are the metrics').
     test = load_scores(workdir / paths.test_scores(name))
+    test_table = read_faces(workdir / paths.ingested("test"))
+    assert np.array_equal(test.row_id, test_table.row_id)
+    assert test.fitted_on == dev.fitted_on and "fine-tuned" not in test.fitted_on
+    test_images = torch.from_numpy(test_table.images.copy())
+    logits = predict_logits(net, test_images, saved["crop"], norm, runtime, 256, True)
+    assert np.abs(torch.softmax(logits, dim=1).numpy() - test.scores).max() > 1e-5
     predicted = pd.read_csv(workdir / paths.confusion(name))["predicted"]
-    assert [dev_table.classes[k] for k in test.scores.argmax(axis=1)] == predicted.tolist()
-    assert "fine-tuned" in test.fitted_on and "fine-tuned" not in dev.fitted_on
+    assert [test_table.classes[k] for k in logits.argmax(dim=1).numpy()] == predicted.tolist()
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
-"""The stacking ensemble on the tiny real FER2013 store: its inputs (dev scores from the train-only
-fit, test scores of the saved model), its dev score against its members', skipped members, and
+"""The stacking ensemble on the tiny real FER2013 store: its inputs (dev and test scores of the
+train-only fit, not the saved refit), its dev score against its members', skipped members, and
 its place beside the other models (metrics format, predictions, report, predict's refusal)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from features.store import load_rows, load_xy
 from fer_data.errors import DataError
 from fer_data.faces import EMOTIONS
 from models.ensemble import member_predictions
-from models.member_scores import load_scores
+from models.member_scores import load_scores, save_scores
 from models.names import ENSEMBLE_NAME, MODEL_NAMES
 from pipeline import paths
 from pipeline.params import ParamsError
@@ -83,11 +84,19 @@ def test_dev_scores_come_from_the_fit_that_never_saw_dev(in_zoo: Path) -> None:
     x_dev, _, _ = load_xy(paths.FEATURES_DIR, "dev", info["feature_set"])
     saved = joblib.load(paths.model_file("gnb")).predict_proba(x_dev)
     assert not np.allclose(saved, dev.scores, atol=1e-3)
-    # The test scores are the saved model's, row by row as its predictions.
+    # The test scores come from that same fit (kept beside the refit), row by row ...
     test = load_scores(paths.test_scores("gnb"))
+    assert test.fitted_on == dev.fitted_on
     assert np.array_equal(test.row_id, load_rows(paths.FEATURES_DIR, "test")["row_id"].to_numpy())
+    x_test, _, _ = load_xy(paths.FEATURES_DIR, "test", info["feature_set"])
+    dev_scored = joblib.load(paths.dev_scored_model("gnb"))
+    np.testing.assert_allclose(test.scores, dev_scored.predict_proba(x_test), atol=1e-6)
+    np.testing.assert_allclose(dev.scores, dev_scored.predict_proba(x_dev), atol=1e-6)
+    # ... while the test predictions (metrics, confusion) are the saved refit's.
+    refit = joblib.load(paths.model_file("gnb"))
+    assert not np.allclose(refit.predict_proba(x_test), test.scores, atol=1e-3)
     predicted = pd.read_csv(paths.confusion("gnb"))["predicted"].map(EMOTIONS.index).to_numpy()
-    assert np.array_equal(member_predictions(test), predicted)
+    assert np.array_equal(refit.predict(x_test), predicted)
 
 
 def test_the_ensemble_stacks_its_members_and_names_the_missing_ones(in_zoo: Path) -> None:
@@ -100,8 +109,6 @@ def test_the_ensemble_stacks_its_members_and_names_the_missing_ones(in_zoo: Path
     assert set(used["skipped"]) == set(MODEL_NAMES) - set(MEMBERS) | {"cnn_mini_xception"}
     assert used["skipped"]["svm"] == "not trained (no train.json)"
     assert used["skipped"]["rf"] == "train disabled"
-    # Refitted on train + dev (this zoo's setting), unlike their dev scores: named in the metrics.
-    assert used["refit_members"] == list(MEMBERS)
     assert used["C"] in params.ensemble.c_grid
     best = max(used["member_dev_accuracy"].values())
     assert used["dev_oof_accuracy"] >= best - TOLERANCE, used
@@ -143,13 +150,28 @@ def test_without_members_only_the_ensemble_fails(in_zoo: Path) -> None:
     assert metrics["params"] == {
         "members": [],
         "skipped": {"rf": "train disabled", "svm": "not trained (no train.json)"},
-        "refit_members": [],
     }
     assert "rf: train disabled" in metrics["error"]
     assert pd.read_csv(paths.confusion(ENSEMBLE_NAME)).empty
     metrics = stage_run(ensemble, _params(in_zoo, {"ensemble.members": ["rf", "gnb"]}))
     assert metrics["status"] == "ok" and metrics["params"]["members"] == ["gnb"]
     assert metrics["params"]["skipped"] == {"rf": "train disabled"}
+
+
+def test_a_member_whose_test_scores_come_from_another_fit_is_skipped(in_zoo: Path) -> None:
+    """Test scores from a fit other than the dev scores' (here: the refit's, as evaluate wrote
+    them before it scored the dev-scored fit) would meet weights learnt on another model."""
+    path = paths.test_scores("gnb")
+    original = path.read_bytes()
+    test = load_scores(path)
+    try:
+        save_scores(path, dataclasses.replace(test, fitted_on="train + dev"))
+        metrics = stage_run(ensemble, _params(in_zoo, {"ensemble.members": list(MEMBERS)}))
+    finally:
+        path.write_bytes(original)
+    assert metrics["status"] == "ok" and metrics["params"]["members"] == ["knn"]
+    why = metrics["params"]["skipped"]["gnb"]
+    assert "another fit (train + dev)" in why and test.fitted_on in why
 
 
 def test_members_must_be_models_of_the_run() -> None:

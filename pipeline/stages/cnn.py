@@ -53,7 +53,7 @@ from models.cnn.nets import build_net, count_parameters
 from models.cnn.recipe import Recipe
 from models.cnn.targets import scheme_targets
 from models.devscore import dev_scores
-from models.member_scores import TRAIN_AND_DEV, ClassScores, save_scores
+from models.member_scores import ClassScores, save_scores
 from models.metrics import score_predictions
 from models.records import CnnSpec, CnnTrainRecord, DevScores, KFoldScores, ModelMetrics
 from pipeline import paths
@@ -253,6 +253,19 @@ def dev_score(
     return DevScores(**dev_scores(data.dev.labels.cpu().numpy(), y_pred), fitted_on=fitted_on)
 
 
+def ten_crop_probabilities(
+    net: torch.nn.Module,
+    images: torch.Tensor,
+    cfg: CnnArchParams,
+    data: StageData,
+    runtime: Runtime,
+    batch: int,
+) -> np.ndarray:
+    """Softmax of the 10-crop averaged logits, float32 (n, n_classes)."""
+    logits = predict_logits(net, images, cfg.crop, data.norm, runtime, batch, True)
+    return torch.softmax(logits.float(), dim=1).numpy().astype(np.float32)
+
+
 def save_member_scores(
     name: str,
     net: torch.nn.Module,
@@ -263,16 +276,17 @@ def save_member_scores(
     batch: int,
     test_scores: np.ndarray,
 ) -> None:
-    """The stacking ensemble's inputs: 10-crop softmax scores on dev of the dev-chosen weights
-    (never fine-tuned on dev) and on test of the saved weights."""
+    """The stacking ensemble's inputs: 10-crop softmax scores on dev and test of the dev-chosen
+    weights, never fine-tuned on dev (``test_scores``: the saved weights', the same weights
+    without a fine-tune), so that the meta-learner is applied to the network it learnt from."""
     chosen = net
     if result.dev_chosen_state is not None:
         chosen = copy.deepcopy(net)
         chosen.load_state_dict(result.dev_chosen_state)
-    logits = predict_logits(chosen, data.dev.images, cfg.crop, data.norm, runtime, batch, True)
+        test_scores = ten_crop_probabilities(chosen, data.test.images, cfg, data, runtime, batch)
     dev = data.tables["dev"]
     dev_scores_ = ClassScores(
-        torch.softmax(logits.float(), dim=1).numpy().astype(np.float32),
+        ten_crop_probabilities(chosen, data.dev.images, cfg, data, runtime, batch),
         dev.row_id.astype(np.int64),
         dev.emotion.astype(np.int64),
         "probability",
@@ -280,14 +294,12 @@ def save_member_scores(
     )
     log_wrote(save_scores(paths.dev_scores(name), dev_scores_), "per-class dev scores")
     test = data.tables["test"]
-    tuned = f", fine-tuned on {TRAIN_AND_DEV}" if chosen is not net else ""
-    fitted_on = f"train (dev-chosen epoch{tuned}"
     test_scores_ = ClassScores(
         test_scores,
         test.row_id.astype(np.int64),
         test.emotion.astype(np.int64),
         "probability",
-        fitted_on + ", 10-crop)",
+        dev_scores_.fitted_on,
     )
     paths.scores_dir(name).mkdir(parents=True, exist_ok=True)
     log_wrote(save_scores(paths.test_scores(name), test_scores_), "per-class test scores")

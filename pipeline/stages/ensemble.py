@@ -1,19 +1,20 @@
 """Stage ``ensemble``: stack the members' per-class scores with a meta-learner tuned on dev only.
 
 Reads each member's dev scores from a fit that never saw dev (``artifacts/models/<model>/
-dev_scores.npz``: the train stage's fit on the training rows alone, a CNN's dev-chosen weights)
-and its test scores of the saved model (``artifacts/scores/<model>/test.npz``), the test rows'
-labels and halves (``data/features/test``, in the order of the evaluate stage's predictions).
-Fits :mod:`models.ensemble` (C chosen by stratified k-fold on dev) and writes, like every model:
-``metrics/models/ensemble.json`` (:class:`models.records.ModelMetrics`; ``params`` names the
-members, the skipped ones with why, the chosen C, the out-of-fold dev accuracy and each member's
-dev accuracy) and
-``results/plots/confusion/ensemble.csv`` (one ``actual,predicted`` row per test image).
+dev_scores.npz``: the train stage's fit on the training rows alone, a CNN's dev-chosen weights) and
+the test scores of that same fit (``artifacts/scores/<model>/test.npz``: with ``train.refit_on_dev``
+not the saved refit, whose scores the meta-learner never saw; nor a CNN's fine-tune on train + dev),
+the test rows' labels and halves (``data/features/test``, in the order of the evaluate stage's
+predictions). Fits :mod:`models.ensemble` (C chosen by stratified k-fold on dev) and writes, like
+every model: ``metrics/models/ensemble.json`` (:class:`models.records.ModelMetrics`; ``params``
+names the members, the skipped ones with why, the chosen C, the out-of-fold dev accuracy and each
+member's dev accuracy) and ``results/plots/confusion/ensemble.csv`` (one ``actual,predicted`` row
+per test image).
 
 Members are ``ensemble.members``: ``all`` (the zoo and the CNNs of ``cnn.archs``) or a list. A
-member without both scores files (disabled, failed, timed out, or scored before this code) is
-skipped and named; with no member left the metrics say ``failed`` and the stage still succeeds,
-like a model whose training failed.
+member without both scores files (disabled, failed, timed out, or scored before this code), or whose
+two files come from different fits, is skipped and named; with no member left the metrics say
+``failed`` and the stage still succeeds, like a model whose training failed.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def gather(
         dev, test = load_scores(dev_path), load_scores(test_path)
         log_read(dev_path, f"{dev.kind} scores of {len(dev.row_id)} dev rows ({dev.fitted_on})")
         log_read(test_path, f"{test.kind} scores of {len(test.row_id)} test rows")
+        if test.fitted_on != dev.fitted_on:  # weights learnt on one fit suit no other
+            skipped[model] = (
+                f"its test scores come from another fit ({test.fitted_on}) than its dev scores "
+                f"({dev.fitted_on}): rerun its evaluate (or cnn) stage"
+            )
+            continue
         if dev_rows is None:
             dev_rows = np.sort(dev.row_id)
         dev, test = align(dev, dev_rows), align(test, test_rows)
@@ -87,12 +94,6 @@ def gather(
             continue
         members[model] = (dev, test)
     return members, skipped
-
-
-def refitted_members(members: dict[str, tuple[ClassScores, ClassScores]]) -> list[str]:
-    """The members whose test scores come from a fit that saw dev (a refit or a fine-tune on
-    train + dev), unlike the dev scores the meta-learner learns from."""
-    return [m for m, (_, test) in members.items() if test.saw_dev]
 
 
 def run(params: Params) -> ModelMetrics:
@@ -106,21 +107,12 @@ def run(params: Params) -> ModelMetrics:
     members, skipped = gather(candidates(params), None, test_rows)
     for model, why in skipped.items():
         log.warning("ensemble: skipping %s: %s", model, why)
-    refit = refitted_members(members)
-    if refit:
-        log.warning(
-            "ensemble: the test scores of %s come from a fit on train + dev, their dev scores "
-            "from an earlier fit: the meta-learner's weights may not suit the refitted models (on "
-            "full FER2013 the stack fell below its members; README, Ensemble with the CNN); "
-            "for the ensemble set train.refit_on_dev: false (and no CNN finetune_epochs)",
-            ", ".join(refit),
-        )
     metrics = ModelMetrics(
         data=data,
         model=ENSEMBLE_NAME,
         feature_set="stacked",
         augmentation="none",
-        params={"members": list(members), "skipped": skipped, "refit_members": refit},
+        params={"members": list(members), "skipped": skipped},
         fit_seconds=None,
         model_bytes=None,
         predict_ms_per_image=None,

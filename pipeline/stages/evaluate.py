@@ -7,9 +7,10 @@ numbers from the synthetic demo set say so; ``test.clean``: the test images with
 train + dev, from ``data/duplicates/``), ``results/plots/confusion/<model>.csv`` (one
 ``actual,predicted`` row per test image, for ``dvc plots``) and
 ``artifacts/scores/<model>/test.npz`` (the per-class test scores the stacking ensemble applies its
-meta-learner to; only for a model scored ok). A model whose training failed, or
-whose prediction fails or outlasts ``evaluate.timeout_s``, gets a metrics file with that status;
-the stage still succeeds.
+meta-learner to, from the fit its dev scores come from: with ``train.refit_on_dev`` the
+dev-scored fit ``dev_scored.joblib``, not the refit; only for a model scored ok). A model whose
+training failed, or whose prediction fails or outlasts ``evaluate.timeout_s``, gets a metrics file
+with that status; the stage still succeeds.
 """
 
 from __future__ import annotations
@@ -22,12 +23,7 @@ from features.store import load_xy
 from fer_data.duplicates import clean_mask
 from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
-from models.member_scores import (
-    TRAIN_AND_DEV,
-    ClassScores,
-    load_predict_and_score,
-    save_scores,
-)
+from models.member_scores import ClassScores, load_predict_and_score, save_scores
 from models.metrics import score_predictions
 from models.names import MODEL_NAMES
 from models.records import ModelMetrics, TrainRecord
@@ -76,12 +72,11 @@ def run(params: Params, model: str) -> ModelMetrics:
         x, y_true, rows = load_xy(paths.FEATURES_DIR, "test", info.feature_set)
         log_read(paths.FEATURES_DIR / "test", f"{len(y_true)} rows of {info.feature_set}")
         # In the fit process too: same thread settings as training, and a hung predict is bounded.
+        task = {"path": str(paths.model_file(model)), "x": x, "n_classes": len(data.classes)}
+        if info.refit_on_dev:  # the ensemble's test scores: the fit its dev scores come from
+            task["scores_path"] = str(paths.dev_scored_model(model))
         with BudgetWorker() as worker:
-            outcome = worker.run(
-                load_predict_and_score,
-                {"path": str(paths.model_file(model)), "x": x, "n_classes": len(data.classes)},
-                timeout=params.evaluate.timeout_s,
-            )
+            outcome = worker.run(load_predict_and_score, task, timeout=params.evaluate.timeout_s)
         if outcome.status == "ok":
             y_pred = outcome.value["predictions"]
             seconds = outcome.value["predict_seconds"]
@@ -95,13 +90,12 @@ def run(params: Params, model: str) -> ModelMetrics:
                 classes=data.classes,
                 clean=clean_mask(paths.DUPLICATES_TABLE, rows["row_id"].to_numpy()),
             )
-            fitted_on = TRAIN_AND_DEV if info.refit_on_dev else "train"
             scores = ClassScores(
                 outcome.value["scores"],
                 rows["row_id"].to_numpy(np.int64),
                 y_true,
                 outcome.value["score_kind"],
-                fitted_on,
+                info.dev.fitted_on if info.dev is not None else "train",
             )
             log_wrote(save_scores(paths.test_scores(model), scores), "per-class test scores")
             external = classical_external(

@@ -8,14 +8,16 @@ model's augmentation, plus dev when ``train.refit_on_dev``); writes ``artifacts/
 stacking ensemble learns from; :mod:`models.member_scores`).
 
 Every model gets a dev score: with ``train.refit_on_dev`` the parameters are first fitted on the
-training rows alone (a stratified subsample of ``train.dev_score_rows`` of them, 0: all) and
-scored on dev, then refitted on train + dev (the saved model); without it the saved model is the
-dev-scored one. The SVM is saved in its compact form
-(:class:`models.svm.CompactRBFSVC`), checked on dev to predict exactly as the fitted SVC.
+training rows alone (a stratified subsample of ``train.dev_score_rows`` of them, 0: all) and scored
+on dev, then refitted on train + dev (the saved model); without it the saved model is the dev-scored
+one. With the refit the dev-scored fit is kept as ``dev_scored.joblib``: evaluate scores it on test
+for the ensemble, whose meta-learner must be applied to the fits it learnt from. The SVM is saved in
+its compact form (:class:`models.svm.CompactRBFSVC`), checked on dev to predict exactly as the
+fitted SVC.
 
-Fits run in a child process killed at ``fit_timeout_s`` (each fit); a fit that fails or runs out
-of time is recorded in ``train.json`` and the stage still succeeds, so one model never takes the
-others down.
+Fits run in a child process killed at ``fit_timeout_s`` (each fit); a fit that fails or runs out of
+time is recorded in ``train.json`` and the stage still succeeds, so one model never takes the others
+down.
 """
 
 from __future__ import annotations
@@ -102,13 +104,16 @@ def _fit(params: Params, model: str, fitted: dict, record: TrainRecord) -> Outco
         if refit:
             rows = dev_score_rows(params, context)
             scored_on = fitted_on if rows is None else f"{len(rows)} rows of {fitted_on}"
-            outcome = worker.run(
-                fitting.fit_and_score_dev, {**common, "rows": rows}, timeout=cfg.fit_timeout_s
-            )
+            task = {**common, "rows": rows, "path": str(paths.dev_scored_model(model))}
+            outcome = worker.run(fitting.fit_and_score_dev, task, timeout=cfg.fit_timeout_s)
             if outcome.status != "ok":
                 return outcome
             record.dev = DevScores(**outcome.value["dev"], fitted_on=scored_on)
             save_dev_scores(model, context, outcome.value, outcome.value["score_kind"], scored_on)
+            log_wrote(
+                paths.dev_scored_model(model),
+                f"the dev-scored fit, {outcome.value['model_bytes']:,} bytes (the ensemble's)",
+            )
             get_logger().info(
                 "train %s: dev accuracy %.4f (fitted on %s in %.1f s); refitting on train + dev",
                 model,
@@ -153,6 +158,7 @@ def run(params: Params, model: str) -> TrainRecord:
     # A card names a usable model: none until this run has saved one.
     paths.model_card(model).unlink(missing_ok=True)
     paths.dev_scores(model).unlink(missing_ok=True)  # nor dev scores of another run's model
+    paths.dev_scored_model(model).unlink(missing_ok=True)  # nor its fit
     fitted, source = chosen_params(model)
     record = TrainRecord(
         model=model,
