@@ -7,6 +7,7 @@ while the other models go on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from features.store import load_rows
 from fer_data.faces import EMOTIONS
-from models.registry import MODEL_NAMES
+from models.registry import MODEL_NAMES, get_spec
 from pipeline import paths
 from pipeline.cli import main as cli_main
 from pipeline.stages import competency, evaluate, search, train
@@ -160,14 +161,16 @@ def test_competency_scores_every_feature_set_and_the_table_gathers_every_model(
     assert len(table) == 4 * len(MODEL_NAMES) and set(table["model"]) == set(MODEL_NAMES)
 
 
-def test_a_competency_cell_past_its_budget_is_recorded(store_workdir: Path) -> None:
+def test_a_competency_cell_past_its_budget_is_recorded(
+    store_workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Competency fits the built-in defaults (models.*.params do not reach it): 5,000 trees, 25
+    # times the default forest (about 1 s here), is what a 2-s cell must be killed in.
+    spec = get_spec("rf")
+    slow = dataclasses.replace(spec, defaults={**spec.defaults, "n_estimators": 5000})
+    monkeypatch.setattr(competency, "get_spec", lambda name: slow)
     params = _params(
-        store_workdir,
-        {
-            "competency.cell_timeout_s": 2.0,
-            "competency.feature_sets": ["hog"],
-            "models.rf.params": {"n_estimators": 5000},
-        },
+        store_workdir, {"competency.cell_timeout_s": 2.0, "competency.feature_sets": ["hog"]}
     )
     (cell,) = stage_run(competency, params, "rf")["cells"]
     assert cell["status"] == "budget_exceeded" and "accuracy" not in cell
