@@ -128,3 +128,9 @@ def test_balanced_class_weights_match_scikit_learn(real_faces) -> None:
     labels = real_faces[1]
     expected = compute_class_weight("balanced", classes=np.arange(7), y=labels)
     np.testing.assert_allclose(class_weights(labels, 7).numpy(), expected, rtol=1e-6)
+
+
+def test_the_cpu_runtime_trains_in_contiguous_format_whatever_channels_last_says() -> None:
+    # Channels-last training crashed torch 2.13 on the CPU (models/cnn/device.py); CUDA keeps it.
+    runtime = resolve_runtime("cpu", threads=1, bf16=True, channels_last=True)
+    assert runtime.memory_format() == torch.contiguous_format and not runtime.bf16
