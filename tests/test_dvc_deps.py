@@ -95,7 +95,7 @@ def _every_section(model: type[BaseModel], prefix: str = "") -> list[str]:
 def test_a_stage_that_reads_an_undeclared_parameter_fails() -> None:
     params = restrict(repo_params(), "train", "svm")
     assert params.models["svm"].params["C"] == 10.0  # declared: models.svm
-    assert params.train.refit_on_dev is False  # declared: train
+    assert params.train.refit_on_dev is True  # declared: train
     with pytest.raises(UndeclaredParamError, match=r"train@svm reads params\.models\.knn"):
         _ = params.models["knn"]
     with pytest.raises(UndeclaredParamError, match=r"params\.evaluate"):
