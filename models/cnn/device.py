@@ -62,10 +62,9 @@ def resolve_runtime(device: str, threads: int, bf16: bool, channels_last: bool) 
     bf16 : bool
         bf16 autocast; honoured on CUDA only.
     channels_last : bool
-        Feed the networks channels-last tensors; honoured on CUDA only. On the CPU, torch
-        2.13's channels-last Mini-Xception training corrupted the heap (SIGABRT "corrupted size
-        vs. prev_size", SIGSEGV in backward) within two epochs on full FER2013 in 3 of 3 runs on
-        an AVX-512/AMX Xeon; the same runs in contiguous format trained on.
+        Feed the networks channels-last tensors; honoured on CUDA only: on an AVX-512/AMX Xeon
+        torch 2.13's CPU channels-last training corrupted the heap within two epochs of full
+        FER2013 (README, The CNN), where contiguous format trained on.
 
     Returns
     -------
