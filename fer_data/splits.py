@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from fer_data.faces import EMOTIONS
 
@@ -102,6 +101,9 @@ def dev_split(emotion: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
             "Training row "
             f"(counts per class {counts.tolist()})"
         )
+    # Imported here: scikit-learn takes ~1 s to import; most users of this module split nothing.
+    from sklearn.model_selection import train_test_split
+
     train, dev = train_test_split(index, test_size=fraction, stratify=emotion, random_state=seed)
     return np.sort(train), np.sort(dev)
 

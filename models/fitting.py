@@ -11,17 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from fer_data.atomic import atomic_path
 from models.devscore import dev_scores
 from models.member_scores import class_scores
 from models.registry import build_model, get_spec
 from models.spec import BuildOptions, Reporter
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 def fit_and_score_dev(

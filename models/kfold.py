@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
 from features.store import load_xy
@@ -139,6 +138,8 @@ def kfold_splits(
             f"train + dev ({smallest})"
         )
     copies = np.arange(n_faces, len(y))
+    from sklearn.model_selection import StratifiedKFold  # ~1 s to import: only with kfold
+
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     splits = []
     for train, test in splitter.split(np.zeros(n_faces), faces):

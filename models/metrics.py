@@ -48,7 +48,7 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
 
 
-def _f1(cm: np.ndarray) -> np.ndarray:
+def per_class_f1(cm: np.ndarray) -> np.ndarray:
     """Per-class F1 of one (7, 7) or many (b, 7, 7) confusion matrices: 2tp / (2tp + fp + fn)."""
     tp = np.diagonal(cm, axis1=-2, axis2=-1)
     return _safe_div(2.0 * tp, cm.sum(axis=-1) + cm.sum(axis=-2))
@@ -84,7 +84,7 @@ def _bootstrap(
             cms = per_group[drawn].sum(axis=1).reshape(size, k, k)
         totals = np.maximum(cms.sum(axis=(1, 2)), 1)
         accuracy.append(np.trace(cms, axis1=1, axis2=2) / totals)
-        macro_f1.append(_f1(cms).mean(axis=1))
+        macro_f1.append(per_class_f1(cms).mean(axis=1))
 
     def interval(values: list[np.ndarray]) -> list[float]:
         lo, hi = np.percentile(np.concatenate(values), [2.5, 97.5])
@@ -139,7 +139,7 @@ def score_subset(
     tp = np.diag(cm)
     precision = _safe_div(tp, cm.sum(axis=0))
     recall = _safe_div(tp, support)
-    f1 = _f1(cm)
+    f1 = per_class_f1(cm)
     weights = support / max(support.sum(), 1)
     codes = np.asarray(y_true, np.int64) * k + np.asarray(y_pred, np.int64)
     acc_ci, f1_ci = _bootstrap(codes, n_boot, seed, k, groups)

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import os
 
-# Read by torch's OpenMP runtime when torch loads (lazily, below): idle threads sleep instead of
-# spinning. On 2 busy cores, spinning made one Mini-Xception face take 1.36 s instead of 48 ms
-# (measured). A user's value wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from models.openmp import openmp_wait_settings
+
+# Read by torch's OpenMP runtime when torch loads (lazily, below): idle threads spin briefly, then
+# sleep. On 2 busy cores, libgomp's default long spin made one Mini-Xception face take 1.36 s
+# instead of 48 ms (measured). A user's value wins.
+os.environ.update(openmp_wait_settings())
 
 import time
 from collections.abc import Mapping

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
-
-from sklearn.pipeline import Pipeline
+from typing import TYPE_CHECKING, Any
 
 from models.names import MODEL_NAMES
 from models.spec import BuildOptions, ModelSpec
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 __all__ = ["MODEL_NAMES", "build_model", "get_spec"]
 

@@ -7,7 +7,6 @@ left together, and always land in the same fold, so no copy of a validation imag
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 
 def _group_labels(y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,6 +58,8 @@ def stratified_subsample(
         if counts[counts > 0].min() >= 2 and n_groups >= len(np.flatnonzero(counts))
         else None
     )
+    from sklearn.model_selection import train_test_split  # ~1 s to import: only when drawing
+
     keep, _ = train_test_split(
         np.arange(len(unique)), train_size=n_groups, stratify=stratify, random_state=seed
     )
@@ -94,5 +95,7 @@ def stratified_folds(
         From scikit-learn, if ``k`` < 2 or there are fewer groups than ``k``.
     """
     groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    from sklearn.model_selection import StratifiedGroupKFold  # ~1 s to import: only when used
+
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y, groups))

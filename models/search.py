@@ -42,7 +42,6 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
-from sklearn.model_selection import ParameterGrid
 
 from models import tasks
 from models.registry import get_spec
@@ -210,6 +209,8 @@ def _first_trials(config: SearchConfig, base_params: Mapping[str, Any]) -> list[
     if config.method == "grid":
         # Optuna's GridSampler stops the study from inside `tell`, which only works under
         # `optimize`; enqueueing every point runs a grid through this same loop, on any worker.
+        from sklearn.model_selection import ParameterGrid  # ~1 s to import; grids are rare
+
         return list(ParameterGrid({k: list(v) for k, v in config.grid.items()}))
     first = {name: base_params[name] for name in config.space if name in base_params}
     if all(_inside(first[name], config.space[name]) for name in first):

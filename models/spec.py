@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from sklearn.pipeline import Pipeline
+
+if TYPE_CHECKING:  # scikit-learn takes ~1 s to import; a stage's own process may not need it
+    from sklearn.pipeline import Pipeline
 
 from models.hyper import Hyper, Scalar
 
@@ -36,7 +38,9 @@ class BuildOptions:
 
 
 # fit(pipeline, x, y, x_val, y_val, reporter): fits in place, reporting validation accuracy.
-IterativeFit = Callable[[Pipeline, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Reporter], None]
+IterativeFit = Callable[
+    ["Pipeline", np.ndarray, np.ndarray, np.ndarray, np.ndarray, Reporter], None
+]
 
 
 @dataclass(frozen=True)

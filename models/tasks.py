@@ -11,7 +11,6 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from models.registry import build_model, get_spec
 from models.spec import BuildOptions, Reporter
@@ -40,6 +39,9 @@ def score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     ValueError
         If ``metric`` is unknown (or, from scikit-learn, the arrays differ in length).
     """
+    # Imported here: the stage that imports this module to send tasks need not load scikit-learn.
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
     if metric == "accuracy":
         return float(accuracy_score(y_true, y_pred))
     if metric == "balanced_accuracy":

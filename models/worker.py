@@ -1,9 +1,10 @@
 """Run fits in a child process with a wall-clock deadline: a task past it is killed, not awaited.
 
 Native fit loops (libsvm, oneDAL, LightGBM) cannot be interrupted from Python, so a time budget
-is only enforceable from outside the process. A :class:`BudgetWorker` keeps one spawned child that
-holds the shared data (sent once) and runs one task at a time; a task that misses its deadline
-takes the child down with it, and the next task starts a fresh child.
+is only enforceable from outside the process. A :class:`BudgetWorker` keeps one child process (the
+fit process, :mod:`models.fit_process`) that holds the shared data (sent once) and runs one task at
+a time; a task that misses its deadline takes the child down with it, and the next task starts a
+fresh child.
 
 Iterative tasks send intermediate scores through :class:`PipeReporter`; the parent answers each
 with prune / go on, so Optuna's pruner runs in the parent next to its study.
@@ -11,19 +12,23 @@ with prune / go on, so Optuna's pruner runs in the parent next to its study.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import multiprocessing as mp
 import os
+import subprocess
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, Pipe
+from pathlib import Path
 from typing import Any, Literal
 
 import joblib
 
+from models.openmp import openmp_wait_settings
 from models.spec import Pruned
 
 Status = Literal["ok", "error", "timeout", "pruned"]
@@ -65,13 +70,16 @@ class PipeReporter:
             raise Pruned(f"pruned at step {step} (value {value:.4f})")
 
 
-def _serve(conn: Connection) -> None:
-    """Child loop: receive the shared context once, say ready, then run tasks until told to stop.
+def serve(conn: Connection) -> None:
+    """The fit process's loop: take the parent's ``sys.path`` and the shared context, say ready,
+    then run tasks until told to stop.
 
-    Tasks run under joblib's threading backend: the child is daemonic, and joblib's default (loky)
-    backend then sets ``n_jobs=1`` for every parallel loop (scikit-learn's RandomForest fitted
-    and predicted on one core of two, measured in the train stage's log).
+    Tasks run under joblib's threading backend, so a model's ``n_jobs`` are threads of this one
+    process; joblib's default (loky) would start worker processes of its own, each importing
+    scikit-learn again (and sets ``n_jobs=1`` inside a daemonic child: RandomForest fitted on one
+    core of two, measured in the train stage's log when the child was one).
     """
+    sys.path[:0] = [entry for entry in conn.recv() if entry not in sys.path]
     context = conn.recv()
     conn.send(("ready",))
     reporter = PipeReporter(conn)
@@ -90,25 +98,28 @@ def _serve(conn: Connection) -> None:
             conn.send(("error", traceback.format_exc()))
 
 
-@contextlib.contextmanager
-def _child_environment() -> Iterator[None]:
-    """Environment for the child (read by OpenMP when it loads, so it must be set before spawn).
+def _child_command(fd: int) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of a fit process that talks over file descriptor ``fd``.
 
-    OpenMP threads spin while they wait; on a busy 2-core machine LightGBM with 2 threads then ran
-    50 rounds in 196 s instead of 35 s (measured). Passive waiting avoids that; a value the user
-    set wins.
+    A fresh interpreter (``python -m models.fit_process``), not a ``multiprocessing`` spawn: a
+    spawned child first re-imports the parent's ``__main__`` (the whole stage module), and a fork
+    would copy the parent's OpenMP / TBB thread pools in a broken state. OpenMP's wait settings
+    are read when it loads, so they go in the environment (:mod:`models.openmp`).
     """
-    previous = os.environ.get("OMP_WAIT_POLICY")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("OMP_WAIT_POLICY", None)
+    from models import fit_process  # its module name; imported here, as it imports this module
+
+    root = str(Path(__file__).resolve().parents[1])  # where the models package lives
+    path = os.environ.get("PYTHONPATH")
+    env = {
+        **os.environ,
+        **openmp_wait_settings(),
+        "PYTHONPATH": root if not path else os.pathsep.join((root, path)),
+    }
+    return [sys.executable, "-m", fit_process.__name__, str(fd)], env
 
 
 class BudgetWorker:
-    """A spawned child process that runs ``fn(context, reporter, **kwargs)`` tasks with deadlines.
+    """A child process that runs ``fn(context, reporter, **kwargs)`` tasks with deadlines.
 
     Large payloads (the context, a task's arrays) are sent from a helper thread, so the caller
     only ever waits with a deadline: a child that is slow to start or to read is killed on time.
@@ -116,7 +127,7 @@ class BudgetWorker:
 
     def __init__(self, context: dict[str, Any] | None = None) -> None:
         self._context = context or {}
-        self._process: mp.process.BaseProcess | None = None
+        self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._sender: threading.Thread | None = None
 
@@ -151,14 +162,13 @@ class BudgetWorker:
         """
         if self._process is not None:
             return True
-        # spawn, not fork: the parent may hold OpenMP / TBB thread pools that a fork would corrupt.
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child,), daemon=True, name="ferbench-fit")
-        with _child_environment():
-            self._process.start()
+        parent, child = Pipe()  # duplex, over a socket pair
+        command, env = _child_command(child.fileno())
+        self._process = subprocess.Popen(command, pass_fds=(child.fileno(),), env=env)
+        atexit.register(self.kill)  # like a daemonic child: never outlives the stage
         child.close()
         self._conn = parent
+        parent.send(sys.path)  # small: the child needs it before it can unpickle the context
         self._send_in_background(self._context)
         try:
             if parent.poll(max(timeout, 0.0)) and parent.recv() == ("ready",):
@@ -171,8 +181,9 @@ class BudgetWorker:
     def kill(self) -> None:
         """Kill the child now (if any) and drop its pipe; the next task starts a fresh one."""
         if self._process is not None:
+            atexit.unregister(self.kill)
             self._process.kill()
-            self._process.join()
+            self._process.wait()
         if self._sender is not None:  # its send fails now that the child is gone
             self._sender.join(timeout=5)
         if self._conn is not None:
@@ -181,11 +192,11 @@ class BudgetWorker:
 
     def close(self) -> None:
         """Ask a live child to exit, wait up to 5 s, then :meth:`kill` whatever is left."""
-        if self._process is not None and self._process.is_alive() and self._conn is not None:
+        if self._process is not None and self._process.poll() is None and self._conn is not None:
             try:
                 self._conn.send(None)
-                self._process.join(timeout=5)
-            except (BrokenPipeError, OSError):
+                self._process.wait(timeout=5)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
 
@@ -254,8 +265,8 @@ class BudgetWorker:
         except (EOFError, OSError):
             code = None
             if self._process is not None:
-                self._process.join(timeout=1)
-                code = self._process.exitcode
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._process.wait(timeout=1)
             self.kill()
             return Outcome(
                 "error",

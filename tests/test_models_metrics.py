@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import balanced_accuracy_score, classification_report, confusion_matrix
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+)
 
 from fer_data.faces import EMOTIONS
+from models.devscore import dev_scores
 from models.metrics import score_predictions
 
 LABELS = list(range(len(EMOTIONS)))
@@ -121,3 +128,14 @@ def test_an_eight_class_space_and_the_subject_bootstrap() -> None:
     assert by_row.accuracy == by_subject.accuracy == 0.5
     width = lambda s: s.accuracy_ci95[1] - s.accuracy_ci95[0]  # noqa: E731
     assert width(by_subject) > 3 * width(by_row)
+
+
+def test_dev_scores_equal_scikit_learns_accuracy_and_macro_f1() -> None:
+    rng = np.random.default_rng(7)
+    for n, k in [(50, 7), (9, 7), (30, 3), (1, 1)]:  # few rows: some classes absent from both
+        y_true, y_pred = rng.integers(0, k, n), rng.integers(0, k, n)
+        scores = dev_scores(y_true, y_pred)
+        assert scores["n"] == n
+        assert scores["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred), abs=1e-12)
+        f1 = f1_score(y_true, y_pred, average="macro", zero_division=0)
+        assert scores["macro_f1"] == pytest.approx(f1, abs=1e-12)

@@ -166,7 +166,7 @@ def _parallel_jobs(context: dict, reporter: object, **_: object) -> int:
 
 
 def test_fits_in_the_budget_worker_keep_their_parallel_loops() -> None:
-    # The child is daemonic: under joblib's default backend RandomForest's loops ran on one core.
+    # Under joblib's default backend in a daemonic child, RandomForest's loops ran on one core.
     from models.worker import BudgetWorker
 
     with BudgetWorker() as worker:

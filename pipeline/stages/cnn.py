@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import os
 
+from models.openmp import openmp_wait_settings
+
 # Read by torch's OpenMP runtime when torch loads, so it must come before the imports below: idle
-# threads sleep instead of spinning. On 2 cores shared with other jobs, spinning made 2-thread
-# Mini-Xception training 4-7x slower than 1 thread; sleeping brought it level. A user's value wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# threads spin briefly, then sleep. On 2 cores shared with other jobs, libgomp's default long spin
+# made 2-thread Mini-Xception training 4-7x slower than 1 thread. A user's value wins.
+os.environ.update(openmp_wait_settings())
 
 import copy
 import sys
@@ -233,20 +235,13 @@ def train_net(
     return net, result
 
 
-def dev_score(
-    net: torch.nn.Module,
-    data: StageData,
-    cfg: CnnArchParams,
-    runtime: Runtime,
-    batch: int,
-    finetune_epochs: int,
-) -> DevScores:
-    """The saved weights on dev, with the views ``ferbench predict`` uses by default (10-crop).
+def dev_score(dev_probabilities: np.ndarray, data: StageData, finetune_epochs: int) -> DevScores:
+    """The saved weights on dev, with the views ``ferbench predict`` uses by default (10-crop):
+    ``dev_probabilities`` float32 (n_dev, n_classes), :func:`ten_crop_probabilities` of them.
 
     After a fine-tune on train + dev the weights have seen dev, and ``fitted_on`` says so.
     """
-    logits = predict_logits(net, data.dev.images, cfg.crop, data.norm, runtime, batch, True)
-    y_pred = logits.argmax(dim=1).numpy()
+    y_pred = dev_probabilities.argmax(axis=1)
     fitted_on = "train (dev-chosen epoch)"
     if finetune_epochs:
         fitted_on += f", then fine-tuned on train + dev for {finetune_epochs} epochs"
@@ -275,18 +270,20 @@ def save_member_scores(
     runtime: Runtime,
     batch: int,
     test_scores: np.ndarray,
+    dev_scores: np.ndarray,
 ) -> None:
     """The stacking ensemble's inputs: 10-crop softmax scores on dev and test of the dev-chosen
-    weights, never fine-tuned on dev (``test_scores``: the saved weights', the same weights
-    without a fine-tune), so that the meta-learner is applied to the network it learnt from."""
-    chosen = net
+    weights, never fine-tuned on dev (``test_scores``, ``dev_scores``: the saved weights', the
+    same weights without a fine-tune), so that the meta-learner is applied to the network it
+    learnt from."""
     if result.dev_chosen_state is not None:
         chosen = copy.deepcopy(net)
         chosen.load_state_dict(result.dev_chosen_state)
         test_scores = ten_crop_probabilities(chosen, data.test.images, cfg, data, runtime, batch)
+        dev_scores = ten_crop_probabilities(chosen, data.dev.images, cfg, data, runtime, batch)
     dev = data.tables["dev"]
     dev_scores_ = ClassScores(
-        ten_crop_probabilities(chosen, data.dev.images, cfg, data, runtime, batch),
+        dev_scores,
         dev.row_id.astype(np.int64),
         dev.emotion.astype(np.int64),
         "probability",
@@ -326,7 +323,8 @@ def run(params: Params, arch: str) -> ModelMetrics:
     batch = params.cnn.eval_batch_size
     ten_pred, ten_ms, ten_scores = timed_predictions(net, data, cfg.crop, runtime, batch, True)
     center_pred, center_ms, _ = timed_predictions(net, data, cfg.crop, runtime, batch, False)
-    save_member_scores(name, net, result, data, cfg, runtime, batch, ten_scores)
+    dev_probabilities = ten_crop_probabilities(net, data.dev.images, cfg, data, runtime, batch)
+    save_member_scores(name, net, result, data, cfg, runtime, batch, ten_scores, dev_probabilities)
     described = {
         "arch": arch,
         **settings,
@@ -368,7 +366,7 @@ def run(params: Params, arch: str) -> ModelMetrics:
         best_epoch=result.best_epoch,
         best_dev_accuracy=result.best_dev_accuracy,
         predict_ms_per_image={"ten_crop": ten_ms, "center_crop": center_ms},
-        dev=dev_score(net, data, cfg, runtime, batch, settings["finetune_epochs"]),
+        dev=dev_score(dev_probabilities, data, settings["finetune_epochs"]),
         scale=scale.record(),
     )
     log_wrote(record.write(paths.train_record(name)))
