@@ -7,6 +7,7 @@ need (unpickling a task imports the task's module), not the stage that started i
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from multiprocessing.connection import Connection
 
@@ -18,6 +19,11 @@ def main(argv: list[str] | None = None) -> None:
     (fd,) = sys.argv[1:] if argv is None else argv
     with contextlib.suppress(EOFError):  # the parent is gone: nothing left to serve
         serve(Connection(int(fd)))
+    # Every result is sent and every file written: skip the interpreter's teardown (~0.3 s with
+    # scikit-learn loaded), which the stage would otherwise wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import numpy as np
 
 from models import tasks
 from models.external import PredictError, score_external
-from models.predictor import load_model
 from models.records import ExternalScores
 from models.worker import BudgetWorker
 from pipeline import paths
@@ -26,6 +25,9 @@ def classical_external(
     sets = load_sets()
     if not sets:
         return {}
+    # Imported here: the feature extractors (numba, OpenCV) load only when there is a set to score.
+    from models.predictor import load_model
+
     predictor = load_model(paths.model_dir(model))
 
     def predict(faces: np.ndarray) -> np.ndarray:

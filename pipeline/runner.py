@@ -41,14 +41,19 @@ def run_stage(
     item_help: str | None = None,
     choices: Sequence[str] = (),
     check: Callable[[Params, str], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> int:
     """Parse ``argv``, load the parameters, run ``main(params[, item])``; the exit code.
 
     ``main`` sees only the keys that ``stage``'s entry in ``dvc.yaml`` declares. ``check(params,
     item)`` runs first: the model stages check their model's hyper-parameters with it.
+    ``prepare()`` runs once the arguments parse, before anything else: the stages that fit start
+    their fit process with it (:func:`models.worker.prelaunch`), so that it starts up meanwhile.
     """
     args = stage_parser(stage, item_help, choices).parse_args(argv)
     item = getattr(args, "item", None)
+    if prepare is not None:
+        prepare()
     try:
         params = load_params(args.params)
         if check is not None:

@@ -134,3 +134,14 @@ def test_the_cpu_runtime_trains_in_contiguous_format_whatever_channels_last_says
     # Channels-last training crashed torch 2.13 on the CPU (models/cnn/device.py); CUDA keeps it.
     runtime = resolve_runtime("cpu", threads=1, bf16=True, channels_last=True)
     assert runtime.memory_format() == torch.contiguous_format and not runtime.bf16
+
+
+def test_cpu_runs_use_deterministic_algorithms() -> None:
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    try:
+        resolve_runtime("cpu", threads=1, bf16=False, channels_last=False)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -35,7 +35,7 @@ from models.records import CompetencyCell, CompetencyRecord
 from models.registry import get_spec
 from models.sampling import stratified_subsample
 from models.spec import BuildOptions
-from models.worker import BudgetWorker
+from models.worker import BudgetWorker, prelaunch
 from pipeline import paths
 from pipeline.params import Params
 from pipeline.runner import run_stage
@@ -177,7 +177,7 @@ def main(params: Params) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("competency", main, argv)
+    return run_stage("competency", main, argv, prepare=prelaunch)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from models.member_scores import ClassScores, load_predict_and_score, save_score
 from models.metrics import score_predictions
 from models.names import MODEL_NAMES
 from models.records import ModelMetrics, TrainRecord
-from models.worker import BudgetWorker
+from models.worker import BudgetWorker, prelaunch
 from pipeline import paths
 from pipeline.external_classical import classical_external
 from pipeline.kfold_classical import kfold_scores
@@ -131,7 +131,7 @@ def main(params: Params, model: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("evaluate", main, argv, MODEL_HELP, MODEL_NAMES, check_model)
+    return run_stage("evaluate", main, argv, MODEL_HELP, MODEL_NAMES, check_model, prelaunch)
 
 
 if __name__ == "__main__":

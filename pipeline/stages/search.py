@@ -33,6 +33,7 @@ from models.registry import get_spec
 from models.sampling import stratified_folds, stratified_subsample
 from models.search import SearchConfig, run_search
 from models.spec import BuildOptions
+from models.worker import prelaunch
 from pipeline import paths
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import STORAGE_ENV, Params, ParamsError, storage_problems
@@ -231,7 +232,7 @@ def main(params: Params, model: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("search", main, argv, MODEL_HELP, MODEL_NAMES, check_model)
+    return run_stage("search", main, argv, MODEL_HELP, MODEL_NAMES, check_model, prelaunch)
 
 
 if __name__ == "__main__":

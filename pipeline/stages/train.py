@@ -36,7 +36,7 @@ from models.names import MODEL_NAMES
 from models.records import DevScores, ExportCheck, SearchRecord, TrainRecord
 from models.sampling import stratified_subsample
 from models.spec import BuildOptions
-from models.worker import BudgetWorker, Outcome
+from models.worker import BudgetWorker, Outcome, prelaunch
 from pipeline import paths
 from pipeline.cards import write_classical_card
 from pipeline.model_checks import MODEL_HELP, check_model
@@ -201,7 +201,7 @@ def main(params: Params, model: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("train", main, argv, MODEL_HELP, MODEL_NAMES, check_model)
+    return run_stage("train", main, argv, MODEL_HELP, MODEL_NAMES, check_model, prelaunch)
 
 
 if __name__ == "__main__":
