@@ -15,7 +15,8 @@ written: FER2013 runs (and scores) exactly as configured. What scales (see :data
   never below ``scale.min_seconds``) and ``subsample`` (0, all rows, stays 0);
   ``competency.train_rows``; each CNN's ``epochs`` and ``finetune_epochs``; the boosting rounds
   (``n_estimators``) of LightGBM, XGBoost and AdaBoost, their epochs (at least 10), set by the
-  search stage for its trials and for train (``best_params.json``).
+  search stage for its trials and for train (``best_params.json``), and by the competency stage
+  for the built-in defaults it fits.
 - not the limits that only stop a runaway job (``fit_timeout_s``, ``trial_timeout_s``,
   ``cell_timeout_s``, ``model_timeout_s``, ``evaluate.timeout_s``): a healthy run never reaches
   them, so shrinking them would save nothing and turn a slow machine's results into failures.
@@ -49,6 +50,8 @@ SCALED = (
 )
 # The fewest rows a subsample keeps: ten per class (the schema's own lower bound).
 LEAST_ROWS = 70
+# The fewest boosting rounds a scaled model keeps.
+LEAST_ROUNDS = 10
 
 
 def count_rows(path: str | os.PathLike[str]) -> int:

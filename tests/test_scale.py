@@ -75,6 +75,20 @@ def test_competency_subsamples_in_proportion_and_records_the_scale(store_workdir
     assert written["scale"]["factor"] == 1.0 and written["scale"]["changed"] == {}
 
 
+def test_competency_fits_the_defaults_with_boosting_rounds_scaled(store_workdir: Path) -> None:
+    from models.adaboost import DEFAULTS
+
+    overrides = {**SCALE_ON, "competency.feature_sets": ["hog"]}
+    result = stage_run(competency, make_params(store_workdir, overrides), "adaboost")
+    factor = result["scale"]["factor"]
+    expected = max(search.LEAST_ROUNDS, math.ceil(DEFAULTS["n_estimators"] * factor))
+    assert expected < DEFAULTS["n_estimators"]
+    assert result["params"]["n_estimators"] == expected  # what the cells fitted
+    key = "models/adaboost.py DEFAULTS['n_estimators']"
+    assert result["scale"]["changed"][key] == [DEFAULTS["n_estimators"], expected]
+    assert result["cells"][0]["status"] == "ok"
+
+
 def test_search_budget_scales_alike_for_the_stage_and_its_workers(store_workdir: Path) -> None:
     overrides = {
         **SCALE_ON,

@@ -2,12 +2,12 @@
 
 Fits each model with its built-in, untuned defaults (``DEFAULTS`` in ``models/<model>.py``, not
 the values chosen on dev in params.yaml, so the table compares feature sets, not tuning) on a
-stratified subsample of ``competency.train_rows`` training rows (scaled to the data:
-:mod:`pipeline.scale`) of each feature set in ``competency.feature_sets``, scores it on test,
-and writes ``results/competency/<model>.json`` per model and every cell as one long table,
-``results/competency.csv``, for the report and ``dvc plots``. Each cell runs in a child process
-killed at ``cell_timeout_s`` (and all of a model's cells within ``model_timeout_s``); a failed
-or timed-out cell is recorded with its status.
+stratified subsample of ``competency.train_rows`` training rows (these rows and the defaults'
+boosting rounds scaled to the data: :mod:`pipeline.scale`) of each feature set in
+``competency.feature_sets``, scores it on test, and writes ``results/competency/<model>.json``
+per model and every cell as one long table, ``results/competency.csv``, for the report and
+``dvc plots``. Each cell runs in a child process killed at ``cell_timeout_s`` (and all of a
+model's cells within ``model_timeout_s``); a failed or timed-out cell is recorded with its status.
 
 One stage for the whole zoo rather than one per model: the table reads only each model's
 ``enabled`` and ``accelerate``, never its tuned values, so tuning reruns none of it; and one
@@ -39,7 +39,7 @@ from models.worker import BudgetWorker, prelaunch
 from pipeline import paths
 from pipeline.params import Params
 from pipeline.runner import run_stage
-from pipeline.scale import LEAST_ROWS, data_scale
+from pipeline.scale import LEAST_ROUNDS, LEAST_ROWS, data_scale
 
 TABLE_COLUMNS = [
     "model",
@@ -64,6 +64,7 @@ def _cell(
     timeout: float,
     classes: list[str],
     train_rows: int,
+    defaults: dict,
 ) -> CompetencyCell:
     cfg = params.models[model]
     x, y, _ = load_xy(paths.FEATURES_DIR, "train", feature_set)
@@ -74,7 +75,7 @@ def _cell(
     )
     kwargs = {
         "model": model,
-        "params": dict(get_spec(model).defaults),
+        "params": defaults,
         "options": options,
         "x": x[keep],
         "y": y[keep],
@@ -110,11 +111,16 @@ def run(params: Params, model: str, worker: BudgetWorker | None = None) -> Compe
     cfg, budget = params.models[model], params.competency
     scale = data_scale(params.scale, len(load_rows(paths.FEATURES_DIR, "train")))
     train_rows = scale.count("competency.train_rows", budget.train_rows, least=LEAST_ROWS)
+    spec = get_spec(model)
+    defaults = dict(spec.defaults)
+    if spec.rounds:  # boosting rounds shrink with the data, as in search and train
+        key = f"models/{model}.py DEFAULTS[{spec.rounds!r}]"
+        defaults[spec.rounds] = scale.count(key, defaults[spec.rounds], least=LEAST_ROUNDS)
     get_logger().info("competency %s: %s", model, scale.describe())
     record = CompetencyRecord(
         data=DataSource.read(paths.SOURCE_FILE),
         model=model,
-        params=dict(get_spec(model).defaults),
+        params=defaults,
         train_rows=train_rows,
         cells=[],
         scale=scale.record(),
@@ -141,7 +147,14 @@ def run(params: Params, model: str, worker: BudgetWorker | None = None) -> Compe
                     )
                 else:
                     cell = _cell(
-                        params, model, feature_set, worker, timeout, record.data.classes, train_rows
+                        params,
+                        model,
+                        feature_set,
+                        worker,
+                        timeout,
+                        record.data.classes,
+                        train_rows,
+                        defaults,
                     )
                 get_logger().info(
                     "competency %s on %s: %s %s", model, feature_set, cell.status, cell.accuracy

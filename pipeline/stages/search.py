@@ -38,10 +38,7 @@ from pipeline import paths
 from pipeline.model_checks import MODEL_HELP, check_model
 from pipeline.params import STORAGE_ENV, Params, ParamsError, storage_problems
 from pipeline.runner import run_stage
-from pipeline.scale import LEAST_ROWS, Scale, data_scale
-
-# The fewest boosting rounds a scaled model keeps.
-LEAST_ROUNDS = 10
+from pipeline.scale import LEAST_ROUNDS, LEAST_ROWS, Scale, data_scale
 
 
 def search_scale(params: Params, model: str, features_dir: Path = paths.FEATURES_DIR) -> Scale:
