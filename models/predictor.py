@@ -318,7 +318,7 @@ class CnnPredictor(Predictor):
         net, norm, runtime = self._net
         images = torch.from_numpy(faces if faces.flags.writeable else faces.copy())
         ten = self.views == "ten_crop"
-        logits = predict_logits(net, images, self.card.cnn.crop, norm, runtime, 512, ten)
+        logits = predict_logits(net, images, self.card.cnn.crop, norm, runtime, ten_crops=ten)
         probabilities = torch.softmax(logits, dim=1).numpy()
         return probabilities.argmax(axis=1), probabilities
 

@@ -16,7 +16,7 @@ def predict_logits(
     size: int,
     norm: Normalizer,
     runtime: Runtime,
-    batch_size: int = 512,
+    batch_size: int = 160,
     ten_crops: bool = False,
 ) -> torch.Tensor:
     """(n, 48, 48) uint8 on the runtime's device -> (n, classes) float32 logits on the CPU.
@@ -36,7 +36,7 @@ def predict_logits(
         Training-set pixel mean and standard deviation.
     runtime : Runtime
         Device, autocast and memory format.
-    batch_size : int, default 512
+    batch_size : int, default 160
         Views per forward pass.
     ten_crops : bool, default False
         Average the logits of the ten views of :func:`models.cnn.crops.ten_crop`

@@ -314,7 +314,7 @@ def fit(
     seed: int,
     checkpoint: Path,
     fingerprint: str,
-    eval_batch_size: int = 512,
+    eval_batch_size: int = 160,
     checkpoint_every_s: float = 60.0,
     weights: torch.Tensor | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
@@ -347,7 +347,7 @@ def fit(
         Resume file (read, and written atomically).
     fingerprint : str
         :func:`models.cnn.checkpoint.fingerprint` of the settings and data.
-    eval_batch_size : int, default 512
+    eval_batch_size : int, default 160
         Images per forward pass on dev.
     checkpoint_every_s : float, default 60.0
         Least wall-clock seconds between two checkpoint writes within a phase.
