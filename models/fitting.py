@@ -1,9 +1,9 @@
 """The train stage's fit-process tasks: score the chosen parameters on dev, then fit and save.
 
 Like :mod:`models.tasks`, tasks have the form ``task(context, reporter, **kwargs)`` and live at
-module level so a spawned :class:`models.worker.BudgetWorker` can unpickle them. The context
-holds ``x``, ``y`` (the training rows, augmented copies included) and, when there is a dev
-split, ``x_dev``, ``y_dev``.
+module level so the fit process of a :class:`models.worker.BudgetWorker` can unpickle them. The
+context holds ``x``, ``y`` (the training rows, augmented copies included) and, when there is a
+dev split, ``x_dev``, ``y_dev``.
 """
 
 from __future__ import annotations

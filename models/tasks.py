@@ -1,6 +1,7 @@
 """What the fit process runs: tasks of the form ``task(context, reporter, **kwargs)``.
 
-They live at module level so a spawned :class:`models.worker.BudgetWorker` can unpickle them.
+They live at module level so the fit process of a :class:`models.worker.BudgetWorker` can
+unpickle them.
 """
 
 from __future__ import annotations
