@@ -14,12 +14,12 @@ the demo set, epochs took 4.7 s instead of 5.9 s idle and 11.0 s instead of 9.7 
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping
 
 SPIN_COUNT = "3000"  # GOMP_SPINCOUNT: busy-wait iterations before a waiting thread sleeps
 
 
-def openmp_wait_settings(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+def openmp_wait_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables to add to ``environ`` (default ``os.environ``): ``{"GOMP_SPINCOUNT":
     "3000"}``, or nothing when the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``."""
     environ = os.environ if environ is None else environ

@@ -122,10 +122,11 @@ def _child_command(fd: int) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", fit_process.__name__, str(fd)], env
 
 
-Child = tuple[subprocess.Popen, Connection]  # a fit process and the parent's end of its pipe
+# A fit process and the parent's end of its pipe.
+Child = tuple["subprocess.Popen[bytes]", Connection]
 # Started by `prelaunch`, taken by the next BudgetWorker: the process, and what it was started
 # with (`_launch_settings`), which the taker's must equal.
-_spare: tuple[Child, tuple] | None = None
+_spare: tuple[Child, tuple[str, list[str], list[str | None]]] | None = None
 
 
 # The environment variables a spare must have been started with: how its threads run and where
@@ -133,7 +134,7 @@ _spare: tuple[Child, tuple] | None = None
 _SETTINGS_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "PYTHONPATH")
 
 
-def _launch_settings() -> tuple:
+def _launch_settings() -> tuple[str, list[str], list[str | None]]:
     """What a fit process started now would inherit: working directory, sys.path and the
     environment variables of ``_SETTINGS_ENV``."""
     env = _child_command(0)[1]
@@ -144,9 +145,17 @@ def _launch() -> Child:
     """Start a fit process and send it ``sys.path`` (small: it needs it to unpickle anything)."""
     parent, child = Pipe()  # duplex, over a socket pair
     command, env = _child_command(child.fileno())
-    process = subprocess.Popen(command, pass_fds=(child.fileno(),), env=env)
-    child.close()
-    parent.send(sys.path)
+    try:  # POSIX only (pass_fds), as the whole project
+        process = subprocess.Popen(
+            command, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL
+        )
+    except BaseException:
+        parent.close()
+        raise
+    finally:
+        child.close()
+    with contextlib.suppress(OSError):  # it died already: `BudgetWorker.start` reports how
+        parent.send(sys.path)
     return process, parent
 
 
@@ -196,7 +205,8 @@ class BudgetWorker:
 
     def __init__(self, context: dict[str, Any] | None = None) -> None:
         self._context = context or {}
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._start_error: str | None = None  # why the last start failed, if the child exited
         self._conn: Connection | None = None
         self._sender: threading.Thread | None = None
 
@@ -231,6 +241,7 @@ class BudgetWorker:
         """
         if self._process is not None:
             return True
+        self._start_error = None
         self._process, self._conn = _take_spare() or _launch()
         atexit.register(self.kill)  # like a daemonic child: never outlives the stage
         self._send_in_background(self._context)
@@ -238,8 +249,9 @@ class BudgetWorker:
         try:
             if parent.poll(max(timeout, 0.0)) and parent.recv() == ("ready",):
                 return True
-        except (EOFError, OSError):
-            pass
+        except (EOFError, OSError):  # the child exited before it was ready
+            code = self._process.wait(timeout=5)
+            self._start_error = f"the fit process exited at start-up (exit code {code})"
         self.kill()
         return False
 
@@ -256,8 +268,18 @@ class BudgetWorker:
         self._process, self._conn, self._sender = None, None, None
 
     def close(self) -> None:
-        """Ask a live child to exit, wait up to 5 s, then :meth:`kill` whatever is left."""
-        if self._process is not None and self._process.poll() is None and self._conn is not None:
+        """Ask a live child to exit, wait up to 5 s, then :meth:`kill` whatever is left.
+
+        While a payload is still being sent (a task abandoned by an exception), the child is
+        killed at once: a second message would interleave with it on the pipe.
+        """
+        sending = self._sender is not None and self._sender.is_alive()
+        if (
+            not sending
+            and self._process is not None
+            and self._process.poll() is None
+            and self._conn is not None
+        ):
             try:
                 self._conn.send(None)
                 self._process.wait(timeout=5)
@@ -300,6 +322,8 @@ class BudgetWorker:
         begin = time.monotonic()
         deadline = begin + timeout
         if not self.start(timeout):
+            if self._start_error is not None:
+                return Outcome("error", error=self._start_error, seconds=time.monotonic() - begin)
             return Outcome(
                 "timeout",
                 error=f"the fit process did not start within {timeout:.0f} s",

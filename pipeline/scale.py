@@ -47,6 +47,7 @@ SCALED = (
     "cnn.<arch>.epochs",
     "cnn.<arch>.finetune_epochs",
     "models.<model>.params.n_estimators",  # boosting rounds: lightgbm, xgboost, adaboost
+    "models/<model>.py DEFAULTS['n_estimators']",  # the same, of competency's built-in defaults
 )
 # The fewest rows a subsample keeps: ten per class (the schema's own lower bound).
 LEAST_ROWS = 70

@@ -68,3 +68,16 @@ def test_a_prelaunched_process_started_with_other_thread_settings_is_not_taken(
     with BudgetWorker() as fits:
         outcome = fits.run(_pid_and_modules, {}, timeout=60)
     assert outcome.status == "ok" and outcome.value[0] != spare_pid
+
+
+def test_a_fit_process_that_dies_at_start_up_is_an_error_with_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A child that exits before it says ready stands for any start-up failure (a failed import).
+    monkeypatch.setattr(
+        worker, "_child_command", lambda fd: ([sys.executable, "-c", "raise SystemExit(3)"], {})
+    )
+    with BudgetWorker() as fits:
+        outcome = fits.run(_pid_and_modules, {}, timeout=60)
+    assert outcome.status == "error"
+    assert outcome.error == "the fit process exited at start-up (exit code 3)"

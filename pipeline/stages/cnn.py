@@ -270,20 +270,22 @@ def save_member_scores(
     runtime: Runtime,
     batch: int,
     test_scores: np.ndarray,
-    dev_scores: np.ndarray,
+    dev_probabilities: np.ndarray,
 ) -> None:
     """The stacking ensemble's inputs: 10-crop softmax scores on dev and test of the dev-chosen
-    weights, never fine-tuned on dev (``test_scores``, ``dev_scores``: the saved weights', the
-    same weights without a fine-tune), so that the meta-learner is applied to the network it
-    learnt from."""
+    weights, never fine-tuned on dev (``test_scores``, ``dev_probabilities``: the saved
+    weights', the same weights without a fine-tune), so that the meta-learner is applied to the
+    network it learnt from."""
     if result.dev_chosen_state is not None:
         chosen = copy.deepcopy(net)
         chosen.load_state_dict(result.dev_chosen_state)
         test_scores = ten_crop_probabilities(chosen, data.test.images, cfg, data, runtime, batch)
-        dev_scores = ten_crop_probabilities(chosen, data.dev.images, cfg, data, runtime, batch)
+        dev_probabilities = ten_crop_probabilities(
+            chosen, data.dev.images, cfg, data, runtime, batch
+        )
     dev = data.tables["dev"]
     dev_scores_ = ClassScores(
-        dev_scores,
+        dev_probabilities,
         dev.row_id.astype(np.int64),
         dev.emotion.astype(np.int64),
         "probability",

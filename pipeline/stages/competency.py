@@ -64,7 +64,7 @@ def _cell(
     timeout: float,
     classes: list[str],
     train_rows: int,
-    defaults: dict,
+    defaults: dict[str, object],
 ) -> CompetencyCell:
     cfg = params.models[model]
     x, y, _ = load_xy(paths.FEATURES_DIR, "train", feature_set)
