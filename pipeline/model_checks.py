@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from models.hyper import check_grid, check_space, check_values
 from models.names import MODEL_NAMES
 from models.registry import get_spec
+from models.worker import prelaunch
 from pipeline.params import ModelParams, Params, ParamsError
 
 MODEL_HELP = "a key of `models` in params.yaml"
@@ -52,3 +53,10 @@ def check_models(params: Params, names: Iterable[str] = MODEL_NAMES) -> None:
 def check_model(params: Params, name: str) -> None:
     """:func:`check_models` for one model: the ``check`` hook of the per-model stages."""
     check_models(params, [name])
+
+
+def start_fit_process(params: Params, name: str | None) -> None:
+    """The ``prepare`` hook of the stages that fit: start the fit process early
+    (:func:`models.worker.prelaunch`) unless the stage's model is disabled and fits nothing."""
+    if name is None or params.models[name].enabled:
+        prelaunch()

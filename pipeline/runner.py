@@ -41,21 +41,22 @@ def run_stage(
     item_help: str | None = None,
     choices: Sequence[str] = (),
     check: Callable[[Params, str], None] | None = None,
-    prepare: Callable[[], None] | None = None,
+    prepare: Callable[[Params, str | None], None] | None = None,
 ) -> int:
     """Parse ``argv``, load the parameters, run ``main(params[, item])``; the exit code.
 
     ``main`` sees only the keys that ``stage``'s entry in ``dvc.yaml`` declares. ``check(params,
     item)`` runs first: the model stages check their model's hyper-parameters with it.
-    ``prepare()`` runs once the arguments parse, before anything else: the stages that fit start
-    their fit process with it (:func:`models.worker.prelaunch`), so that it starts up meanwhile.
+    ``prepare(params, item)`` runs once the parameters load, before the check: the stages that fit
+    start their fit process with it (:func:`models.worker.prelaunch`), so that it starts up
+    meanwhile.
     """
     args = stage_parser(stage, item_help, choices).parse_args(argv)
     item = getattr(args, "item", None)
-    if prepare is not None:
-        prepare()
     try:
         params = load_params(args.params)
+        if prepare is not None:
+            prepare(params, item)
         if check is not None:
             check(params, item)
         main(restrict(params, stage, item), *([item] if item else []))

@@ -13,7 +13,8 @@ import pytest
 
 from models import worker
 from models.worker import BudgetWorker, prelaunch
-from tests.stage_helpers import REPO_ROOT
+from pipeline.model_checks import start_fit_process
+from tests.stage_helpers import REPO_ROOT, repo_params
 
 
 def _pid_and_modules(context: dict, reporter: object) -> tuple[int, bool]:
@@ -81,3 +82,12 @@ def test_a_fit_process_that_dies_at_start_up_is_an_error_with_its_exit_code(
         outcome = fits.run(_pid_and_modules, {}, timeout=60)
     assert outcome.status == "error"
     assert outcome.error == "the fit process exited at start-up (exit code 3)"
+
+
+def test_a_stage_starts_a_fit_process_early_only_for_an_enabled_model() -> None:
+    params = repo_params({"models": {"local_svm": {"enabled": False}, "knn": {"enabled": True}}})
+    start_fit_process(params, "local_svm")
+    assert worker._spare is None  # a disabled model fits nothing
+    start_fit_process(params, "knn")
+    assert worker._spare is not None
+    worker._kill_spare()

@@ -35,8 +35,9 @@ from models.records import CompetencyCell, CompetencyRecord
 from models.registry import get_spec
 from models.sampling import stratified_subsample
 from models.spec import BuildOptions
-from models.worker import BudgetWorker, prelaunch
+from models.worker import BudgetWorker
 from pipeline import paths
+from pipeline.model_checks import start_fit_process
 from pipeline.params import Params
 from pipeline.runner import run_stage
 from pipeline.scale import LEAST_ROUNDS, LEAST_ROWS, data_scale
@@ -190,7 +191,7 @@ def main(params: Params) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("competency", main, argv, prepare=prelaunch)
+    return run_stage("competency", main, argv, prepare=start_fit_process)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,11 @@ from models.member_scores import ClassScores, load_predict_and_score, save_score
 from models.metrics import score_predictions
 from models.names import MODEL_NAMES
 from models.records import ModelMetrics, TrainRecord
-from models.worker import BudgetWorker, prelaunch
+from models.worker import BudgetWorker
 from pipeline import paths
 from pipeline.external_classical import classical_external
 from pipeline.kfold_classical import kfold_scores
-from pipeline.model_checks import MODEL_HELP, check_model
+from pipeline.model_checks import MODEL_HELP, check_model, start_fit_process
 from pipeline.params import Params
 from pipeline.runner import run_stage
 from reports.predictions import write_predictions
@@ -131,7 +131,9 @@ def main(params: Params, model: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("evaluate", main, argv, MODEL_HELP, MODEL_NAMES, check_model, prelaunch)
+    return run_stage(
+        "evaluate", main, argv, MODEL_HELP, MODEL_NAMES, check_model, start_fit_process
+    )
 
 
 if __name__ == "__main__":

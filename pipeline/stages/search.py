@@ -33,9 +33,8 @@ from models.registry import get_spec
 from models.sampling import stratified_folds, stratified_subsample
 from models.search import SearchConfig, run_search
 from models.spec import BuildOptions
-from models.worker import prelaunch
 from pipeline import paths
-from pipeline.model_checks import MODEL_HELP, check_model
+from pipeline.model_checks import MODEL_HELP, check_model, start_fit_process
 from pipeline.params import STORAGE_ENV, Params, ParamsError, storage_problems
 from pipeline.runner import run_stage
 from pipeline.scale import LEAST_ROUNDS, LEAST_ROWS, Scale, data_scale
@@ -229,7 +228,7 @@ def main(params: Params, model: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("search", main, argv, MODEL_HELP, MODEL_NAMES, check_model, prelaunch)
+    return run_stage("search", main, argv, MODEL_HELP, MODEL_NAMES, check_model, start_fit_process)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,10 @@ from models.names import MODEL_NAMES
 from models.records import DevScores, ExportCheck, SearchRecord, TrainRecord
 from models.sampling import stratified_subsample
 from models.spec import BuildOptions
-from models.worker import BudgetWorker, Outcome, prelaunch
+from models.worker import BudgetWorker, Outcome
 from pipeline import paths
 from pipeline.cards import write_classical_card
-from pipeline.model_checks import MODEL_HELP, check_model
+from pipeline.model_checks import MODEL_HELP, check_model, start_fit_process
 from pipeline.params import Params
 from pipeline.runner import run_stage
 
@@ -201,7 +201,7 @@ def main(params: Params, model: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    return run_stage("train", main, argv, MODEL_HELP, MODEL_NAMES, check_model, prelaunch)
+    return run_stage("train", main, argv, MODEL_HELP, MODEL_NAMES, check_model, start_fit_process)
 
 
 if __name__ == "__main__":
