@@ -102,24 +102,28 @@ def serve(conn: Connection) -> None:
             conn.send(("error", traceback.format_exc()))
 
 
+def _child_env() -> dict[str, str]:
+    """The environment a fit process starts with: this one, OpenMP's wait settings (read when
+    OpenMP loads, :mod:`models.openmp`) and the project on ``PYTHONPATH``."""
+    root = str(Path(__file__).resolve().parents[1])  # where the models package lives
+    path = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        **openmp_wait_settings(),
+        "PYTHONPATH": root if not path else os.pathsep.join((root, path)),
+    }
+
+
 def _child_command(fd: int) -> tuple[list[str], dict[str, str]]:
     """Command line and environment of a fit process that talks over file descriptor ``fd``.
 
     A fresh interpreter (``python -m models.fit_process``), not a ``multiprocessing`` spawn: a
     spawned child first re-imports the parent's ``__main__`` (the whole stage module), and a fork
-    would copy the parent's OpenMP / TBB thread pools in a broken state. OpenMP's wait settings
-    are read when it loads, so they go in the environment (:mod:`models.openmp`).
+    would copy the parent's OpenMP / TBB thread pools in a broken state.
     """
     from models import fit_process  # its module name; imported here, as it imports this module
 
-    root = str(Path(__file__).resolve().parents[1])  # where the models package lives
-    path = os.environ.get("PYTHONPATH")
-    env = {
-        **os.environ,
-        **openmp_wait_settings(),
-        "PYTHONPATH": root if not path else os.pathsep.join((root, path)),
-    }
-    return [sys.executable, "-m", fit_process.__name__, str(fd)], env
+    return [sys.executable, "-m", fit_process.__name__, str(fd)], _child_env()
 
 
 # A fit process and the parent's end of its pipe.
@@ -137,7 +141,7 @@ _SETTINGS_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "PYTHON
 def _launch_settings() -> tuple[str, list[str], list[str | None]]:
     """What a fit process started now would inherit: working directory, sys.path and the
     environment variables of ``_SETTINGS_ENV``."""
-    env = _child_command(0)[1]
+    env = _child_env()
     return os.getcwd(), list(sys.path), [env.get(name) for name in _SETTINGS_ENV]
 
 
@@ -249,9 +253,10 @@ class BudgetWorker:
         try:
             if parent.poll(max(timeout, 0.0)) and parent.recv() == ("ready",):
                 return True
-        except (EOFError, OSError):  # the child exited before it was ready
-            code = self._process.wait(timeout=5)
-            self._start_error = f"the fit process exited at start-up (exit code {code})"
+        except (EOFError, OSError):  # the child exited (or is exiting) before it was ready
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._process.wait(timeout=5)
+                self._start_error = f"the fit process exited at start-up (exit code {code})"
         self.kill()
         return False
 
