@@ -15,9 +15,10 @@ checks the whole stage end to end), then sets each one's epochs so that its run 
 ``archs`` times every architecture's training step the way the stage takes it (the loop's
 ``train_epoch``: random crops of the recipe's side, mirrors, standardisation, forward, backward,
 SGD step; channels-last as params.yaml sets it) on real FER2013 faces, 64 images a batch, after
-one warm-up batch, and projects an epoch on the 25,838-image train split; mini_xception, the CPU
-default, is the baseline of the same run. It prints the load average before and after: the
-machine's other work slows every figure alike.
+one warm-up batch, in float32 and, where the stage would use it (``cnn.bf16`` on a CPU with native
+bf16), with bf16 autocast, and projects an epoch on the 25,838-image train split; mini_xception,
+the CPU default until vgg_small, is the baseline of the same run. It prints the load average
+before and after: the machine's other work slows every figure alike.
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def cmd_archs(args: argparse.Namespace) -> None:
     import torch
 
     from models.cnn.data import Normalizer, Split
-    from models.cnn.device import resolve_runtime
+    from models.cnn.device import cpu_has_native_bf16, resolve_runtime
     from models.cnn.loop import lr_schedule, make_optimizer, train_epoch
     from models.cnn.names import ARCHITECTURES
     from models.cnn.nets import build_net, count_parameters
@@ -284,39 +285,48 @@ def cmd_archs(args: argparse.Namespace) -> None:
         for a, b in ((0, batch), (batch, batch * (args.batches + 1)))
     )
     norm = Normalizer.fit(images)
-    runtime = resolve_runtime("cpu", args.threads, False, params.cnn.channels_last)
+    # float32 always; bf16 autocast too where the stage would use it (cnn.bf16 on native bf16).
+    precisions = [False, True] if params.cnn.bf16 and cpu_has_native_bf16() else [False]
+    runtimes = {
+        bf16: resolve_runtime("cpu", args.threads, bf16, params.cnn.channels_last)
+        for bf16 in precisions
+    }
     print(f"load average before: {os.getloadavg()}; torch threads: {torch.get_num_threads()}")
     rows = []
     for arch in archs:
         cfg = dataclasses.replace(
             Recipe.from_mapping(params.cnn.arch(arch).model_dump()), batch_size=batch
         )
-        torch.manual_seed(0)
-        net = build_net(arch, 7, params.cnn.arch(arch).dropout)
-        net.to(runtime.device, memory_format=runtime.memory_format())
-        opt = make_optimizer(net, cfg, cfg.lr, runtime)
-        lr_at = lr_schedule(cfg, 0, TRAIN_ROWS // batch)  # the first epoch's rates
-        train_epoch(net, opt, warm, cfg, norm, runtime, 0, lr_at, None)
-        start = time.perf_counter()
-        train_epoch(net, opt, timed, cfg, norm, runtime, 1, lr_at, None)
-        ms = 1000 * (time.perf_counter() - start) / args.batches
-        rows.append(
-            {
-                "arch": arch,
+        row = {"arch": arch, "crop": cfg.crop}
+        for bf16, runtime in runtimes.items():
+            torch.manual_seed(0)
+            net = build_net(arch, 7, params.cnn.arch(arch).dropout)
+            net.to(runtime.device, memory_format=runtime.memory_format())
+            opt = make_optimizer(net, cfg, cfg.lr, runtime)
+            lr_at = lr_schedule(cfg, 0, TRAIN_ROWS // batch)  # the first epoch's rates
+            train_epoch(net, opt, warm, cfg, norm, runtime, 0, lr_at, None)
+            start = time.perf_counter()
+            train_epoch(net, opt, timed, cfg, norm, runtime, 1, lr_at, None)
+            ms = 1000 * (time.perf_counter() - start) / args.batches
+            suffix = "_bf16" if bf16 else ""
+            row |= {
                 "parameters": count_parameters(net),
-                "crop": cfg.crop,
-                "ms_per_batch64": round(ms, 1),
-                "epoch_min": round(ms * TRAIN_ROWS / batch / 60_000, 1),
-                "recipe_epochs": cfg.epochs,
-                "recipe_hours": round(ms * TRAIN_ROWS / batch * cfg.epochs / 3_600_000, 1),
-                "load1": round(os.getloadavg()[0], 1),  # the machine's other work, meanwhile
+                f"ms_per_batch64{suffix}": round(ms, 1),
+                f"epoch_min{suffix}": round(ms * TRAIN_ROWS / batch / 60_000, 1),
             }
-        )
-        print(json.dumps(rows[-1]), flush=True)
+        fastest = min(v for k, v in row.items() if k.startswith("ms_per_batch64"))
+        row |= {
+            "recipe_epochs": cfg.epochs,
+            "recipe_hours": round(fastest * TRAIN_ROWS / batch * cfg.epochs / 3_600_000, 1),
+            "load1": round(os.getloadavg()[0], 1),  # the machine's other work, meanwhile
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     table = pd.DataFrame(rows).set_index("arch")
-    table["x_baseline"] = (
-        table["ms_per_batch64"] / table.loc["mini_xception", "ms_per_batch64"]
-    ).round(1)
+    for column in [c for c in table.columns if c.startswith("ms_per_batch64")]:
+        table[f"x_baseline{column.removeprefix('ms_per_batch64')}"] = (
+            table[column] / table.loc["mini_xception", column]
+        ).round(2)
     print(f"load average after: {os.getloadavg()}")
     print(table.to_string())
 

@@ -468,7 +468,7 @@ class CnnParams(_Section):
     archs: Annotated[list[Architecture], Field(min_length=1), Unique]
     device: Literal["auto", "cpu", "cuda"]  # auto: CUDA when torch sees it, else the CPU
     threads: Annotated[int, Field(ge=1, le=256)]  # CPU threads
-    bf16: bool  # bf16 autocast on CUDA (the CPU always runs float32)
+    bf16: bool  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16, AMX)
     channels_last: bool
     eval_batch_size: Annotated[int, Field(ge=1)]
     checkpoint_every_s: Annotated[float, Field(ge=0.0)]  # save to resume at most this often
@@ -480,6 +480,7 @@ class CnnParams(_Section):
     resnet34: CnnArchParams
     mobilenet_v2: CnnArchParams
     vgg16: CnnArchParams
+    vgg_small: CnnArchParams
 
     def arch(self, name: str) -> CnnArchParams:
         if name not in ARCHITECTURES:

@@ -21,6 +21,7 @@ PARAMETERS = {
     "resnet34": 21_279_431,
     "mobilenet_v2": 2_232_263,
     "vgg16": 14_721_351,
+    "vgg_small": 1_165_159,
 }
 
 
@@ -43,9 +44,9 @@ def test_parameter_counts_are_the_documented_ones(arch: str) -> None:
 def test_the_deeper_variants_share_their_family_s_blocks() -> None:
     resnet18, resnet34 = build_net("resnet18"), build_net("resnet34")
     assert type(resnet18) is type(resnet34) and len(resnet34.blocks) == 3 + 4 + 6 + 3
-    vgg19, vgg16 = build_net("vgg"), build_net("vgg16")
-    convs = [sum(isinstance(m, torch.nn.Conv2d) for m in n.modules()) for n in (vgg19, vgg16)]
-    assert type(vgg19) is type(vgg16) and convs == [16, 13]
+    vggs = [build_net(arch) for arch in ("vgg", "vgg16", "vgg_small")]
+    convs = [sum(isinstance(m, torch.nn.Conv2d) for m in n.modules()) for n in vggs]
+    assert {type(n) for n in vggs} == {type(vggs[0])} and convs == [16, 13, 7]
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -11,9 +11,11 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 
 from fer_data.faces import FaceTable
+from models.cnn import device
 from models.cnn.checkpoint import fingerprint
 from models.cnn.data import Normalizer, Split, class_weights
 from models.cnn.device import resolve_runtime
+from models.cnn.infer import predict_logits
 from models.cnn.loop import FitResult, batch_starts, cosine_lr, fit
 from models.cnn.nets import build_net
 from models.cnn.recipe import Recipe
@@ -133,7 +135,37 @@ def test_balanced_class_weights_match_scikit_learn(real_faces) -> None:
 def test_the_cpu_runtime_trains_in_contiguous_format_whatever_channels_last_says() -> None:
     # Channels-last training crashed torch 2.13 on the CPU (models/cnn/device.py); CUDA keeps it.
     runtime = resolve_runtime("cpu", threads=1, bf16=True, channels_last=True)
-    assert runtime.memory_format() == torch.contiguous_format and not runtime.bf16
+    assert runtime.memory_format() == torch.contiguous_format
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_cpu_bf16_trains_only_where_native_and_never_scores(monkeypatch, native, real_faces):
+    # Emulated bf16 is slower than float32, so a CPU without it trains in float32; scoring is
+    # float32 everywhere, so the stage's predictions are the ones ferbench predict makes.
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    runtime = resolve_runtime("cpu", threads=1, bf16=True, channels_last=False)
+    assert runtime.bf16 is native
+    assert "bf16" in runtime.describe() if native else "bf16" not in runtime.describe()
+    assert not resolve_runtime("cpu", threads=1, bf16=False, channels_last=False).bf16
+    torch.manual_seed(0)
+    net = build_net("vgg_small").eval()
+    x = torch.randn(4, 1, 44, 44)
+    with torch.inference_mode():
+        with runtime.autocast():
+            trained_in = net(x).dtype
+        with runtime.inference_autocast():
+            scored_in = net(x).dtype
+    assert trained_in == (torch.bfloat16 if native else torch.float32)
+    assert scored_in == torch.float32
+    images = torch.from_numpy(real_faces[0][:8])
+    norm = Normalizer.fit(real_faces[0][:8])
+    fp32 = resolve_runtime("cpu", threads=1, bf16=False, channels_last=False)
+    torch.testing.assert_close(
+        predict_logits(net, images, 44, norm, runtime, ten_crops=True),
+        predict_logits(net, images, 44, norm, fp32, ten_crops=True),
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_cpu_runs_use_deterministic_algorithms() -> None:

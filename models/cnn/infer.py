@@ -54,7 +54,7 @@ def predict_logits(
             batch = images[start : start + per_batch]
             # Ten views per image are stacked as (b * 10, size, size).
             views = ten_crop(batch, size).flatten(0, 1) if ten_crops else center_crop(batch, size)
-            with runtime.autocast():
+            with runtime.inference_autocast():
                 logits = net(norm(views, runtime)).float()
             if ten_crops:
                 logits = logits.view(len(batch), 10, -1).mean(dim=1)

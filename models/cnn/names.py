@@ -12,11 +12,12 @@ ARCHITECTURES = (
     "resnet34",
     "mobilenet_v2",
     "vgg16",
+    "vgg_small",
 )
 IMAGE_SIDE = 48
-# Smallest crop each network takes: VGG halves the image five times; AlexNet's three 3x3
-# stride-2 pools must leave 4x4 and LeNet-5's two 5x5 convolutions and pools 5x5 (their dense
-# layers' inputs).
+# Smallest crop each network takes: VGG halves the image five times (the small VGG four);
+# AlexNet's three 3x3 stride-2 pools must leave 4x4 and LeNet-5's two 5x5 convolutions and pools
+# 5x5 (their dense layers' inputs).
 MIN_CROP = {
     "mini_xception": 16,
     "vgg": 32,
@@ -26,6 +27,7 @@ MIN_CROP = {
     "resnet34": 16,
     "mobilenet_v2": 16,
     "vgg16": 32,
+    "vgg_small": 16,
 }
 
 

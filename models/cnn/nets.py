@@ -13,7 +13,7 @@ from models.cnn.mini_xception import MiniXception
 from models.cnn.mobilenet_v2 import MobileNetV2
 from models.cnn.names import ARCHITECTURES
 from models.cnn.resnet import RESNET18, RESNET34, ResNet
-from models.cnn.vgg import VGG, VGG16, VGG19
+from models.cnn.vgg import VGG, VGG16, VGG19, VGG_SMALL
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "mini_xception": MiniXception,
@@ -24,6 +24,7 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "resnet34": partial(ResNet, depths=RESNET34),
     "mobilenet_v2": MobileNetV2,
     "vgg16": partial(VGG, layout=VGG16),
+    "vgg_small": partial(VGG, layout=VGG_SMALL),
 }
 assert tuple(BUILDERS) == ARCHITECTURES
 
@@ -35,7 +36,8 @@ def build_net(arch: str, n_classes: int = 7, dropout: float = 0.0) -> nn.Module:
     ----------
     arch : str
         One of ``ARCHITECTURES``: ``"mini_xception"`` (Arriaga et al. 2017), ``"vgg"`` (VGG19
-        with batch norm) or ``"vgg16"`` (VGG16 with batch norm; Simonyan & Zisserman 2015),
+        with batch norm), ``"vgg16"`` (VGG16 with batch norm; Simonyan & Zisserman 2015) or
+        ``"vgg_small"`` (a small VGG for the CPU, :data:`models.cnn.vgg.VGG_SMALL`),
         ``"resnet18"`` or ``"resnet34"`` (He et al. 2016), ``"alexnet"`` (Krizhevsky et al.
         2012), ``"lenet"`` (LeNet-5, LeCun et al. 1998) or ``"mobilenet_v2"`` (Sandler et al.
         2018), each adapted to small gray crops as its module says.
@@ -67,6 +69,7 @@ def count_parameters(net: nn.Module) -> int:
 
     With 7 classes (measured; tests/test_cnn_nets.py checks them): 56,951 for mini_xception,
     20,032,327 for vgg, 11,171,271 for resnet18, 37,306,055 for alexnet, 61,451 for lenet,
-    21,279,431 for resnet34, 2,232,263 for mobilenet_v2, 14,721,351 for vgg16.
+    21,279,431 for resnet34, 2,232,263 for mobilenet_v2, 14,721,351 for vgg16, 1,165,159 for
+    vgg_small.
     """
     return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -217,7 +217,9 @@ def train_net(
     )
     labels = data.tables["train"].emotion.astype(np.int64)
     weights = class_weights(labels, n_classes) if cfg.class_weights == "balanced" else None
-    key = data.fingerprint({"arch": arch, "seed": params.seed, "cnn": settings})
+    # The precision is part of the run: a checkpoint from a float32 run must not resume in bf16.
+    run_settings = {"arch": arch, "seed": params.seed, "cnn": settings, "bf16": runtime.bf16}
+    key = data.fingerprint(run_settings)
     result = fit(
         net,
         Recipe.from_mapping(settings),
