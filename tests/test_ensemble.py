@@ -106,7 +106,8 @@ def test_the_ensemble_stacks_its_members_and_names_the_missing_ones(in_zoo: Path
     used = metrics["params"]
     assert used["members"] == list(MEMBERS)
     # members: all: every other model of the zoo is skipped, with why.
-    assert set(used["skipped"]) == set(MODEL_NAMES) - set(MEMBERS) | {"cnn_mini_xception"}
+    cnns = {f"cnn_{arch}" for arch in params.cnn.archs}
+    assert set(used["skipped"]) == set(MODEL_NAMES) - set(MEMBERS) | cnns
     assert used["skipped"]["svm"] == "not trained (no train.json)"
     assert used["skipped"]["rf"] == "train disabled"
     assert used["C"] in params.ensemble.c_grid
