@@ -9,6 +9,12 @@ stratified k-fold cross-validation on dev, whose out-of-fold predictions give th
 dev score. It is then fitted on all of dev and applied to the members' test scores. Test is never
 looked at before that.
 
+Which members: with ``selection="forward"`` (:func:`select_forward`), greedy forward selection on
+the same out-of-fold dev accuracy (Caruana et al., "Ensemble selection from libraries of models",
+ICML 2004, applied to the stacker's inputs): start from nothing, add the member whose scores raise
+it most, stop when none raises it. A weak member (a classical model whose dev scores come from a
+fit on a training subsample) then cannot drag the stack below its best member.
+
 Inputs per member: log-probabilities (clipped at :data:`MIN_PROBABILITY`) for members with class
 probabilities, the ``ovr`` decision values as they are for the others (the RBF-SVM).
 """
@@ -122,29 +128,117 @@ def fit_stack(
     """
     if not dev:
         raise ValueError("no member to stack")
-    y = dev[0].labels
+    cv = cross_validate(dev, c_grid, folds, max_iter, seed)
     x_dev = np.hstack([member_inputs(s) for s in dev])
     x_test = np.hstack([member_inputs(s) for s in test])
+    meta = meta_learner(cv.c, max_iter, seed).fit(x_dev, dev[0].labels)
+    proba = np.zeros((len(x_test), n_classes), np.float32)
+    proba[:, meta.classes_] = meta.predict_proba(x_test)
+    return StackResult(
+        c=cv.c,
+        folds=cv.folds,
+        cv_accuracy=cv.accuracy_by_c,
+        dev_oof=cv.oof,
+        test_pred=np.asarray(meta.predict(x_test), np.int64),
+        test_proba=proba,
+        meta=meta,
+    )
+
+
+@dataclass(frozen=True)
+class DevCV:
+    """The meta-learner's stratified k-fold on dev for one set of members."""
+
+    c: float  # the C with the best out-of-fold accuracy (ties: the smallest)
+    folds: int
+    accuracy_by_c: dict[float, float]  # C -> out-of-fold dev accuracy
+    oof: np.ndarray  # int64 (n_dev,): out-of-fold predictions at ``c``
+
+    @property
+    def accuracy(self) -> float:
+        return self.accuracy_by_c[self.c]
+
+
+def cross_validate(
+    dev: Sequence[ClassScores], c_grid: Sequence[float], folds: int, max_iter: int, seed: int
+) -> DevCV:
+    """Out-of-fold dev accuracy of the meta-learner on ``dev``'s members, per ``C``.
+
+    The folds depend on the labels and ``seed`` alone, so every set of members is cut the same
+    way. Raises ``ValueError`` for a dev class with a single row.
+    """
+    y = dev[0].labels
+    x_dev = np.hstack([member_inputs(s) for s in dev])
     smallest = int(np.bincount(y)[np.unique(y)].min())
     if smallest < 2:
         raise ValueError("a class has a single dev row: stratified folds need two")
     folds = min(folds, smallest)
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    cv_accuracy, oof = {}, {}
+    accuracy, oof = {}, {}
     for c in sorted(c_grid):
         predicted = cross_val_predict(meta_learner(c, max_iter, seed), x_dev, y, cv=split)
         oof[c] = np.asarray(predicted, np.int64)
-        cv_accuracy[float(c)] = float(np.mean(oof[c] == y))
-    best = max(sorted(cv_accuracy), key=lambda c: (cv_accuracy[c], -c))
-    meta = meta_learner(best, max_iter, seed).fit(x_dev, y)
-    proba = np.zeros((len(x_test), n_classes), np.float32)
-    proba[:, meta.classes_] = meta.predict_proba(x_test)
-    return StackResult(
-        c=best,
-        folds=folds,
-        cv_accuracy=cv_accuracy,
-        dev_oof=oof[best],
-        test_pred=np.asarray(meta.predict(x_test), np.int64),
-        test_proba=proba,
-        meta=meta,
-    )
+        accuracy[float(c)] = float(np.mean(oof[c] == y))
+    best = max(sorted(accuracy), key=lambda c: (accuracy[c], -c))
+    return DevCV(c=best, folds=folds, accuracy_by_c=accuracy, oof=oof[best])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What :func:`select_forward` kept, and how the out-of-fold dev accuracy grew."""
+
+    chosen: list[int]  # indices into the candidates, in the order they were added
+    steps: list[tuple[int, float]]  # (index added, out-of-fold dev accuracy with it)
+    rejected: dict[int, float]  # every other index: the accuracy the last round gave it
+
+
+def select_forward(
+    dev: Sequence[ClassScores], c_grid: Sequence[float], folds: int, max_iter: int, seed: int
+) -> Selection:
+    """Greedy forward selection of members by the stack's out-of-fold dev accuracy.
+
+    Each round cross-validates (:func:`cross_validate`, ``C`` chosen per candidate set) every
+    set made of the members kept so far plus one more, and keeps the best; it stops when the
+    best no longer beats the previous round strictly, or no member is left. Ties go to the
+    candidate listed first. Test is never read. Dev accuracy after selection is optimistic (the
+    members were chosen on the same folds); test is the honest score.
+
+    Parameters
+    ----------
+    dev : sequence of ClassScores
+        Each candidate's dev scores, aligned row by row.
+    c_grid, folds, max_iter, seed
+        As :func:`fit_stack`.
+
+    Returns
+    -------
+    Selection
+        At least one member.
+
+    Raises
+    ------
+    ValueError
+        No candidate, or a dev class with a single row.
+    """
+    if not dev:
+        raise ValueError("no member to stack")
+    chosen: list[int] = []
+    steps: list[tuple[int, float]] = []
+    best = -1.0
+    last_round: dict[int, float] = {}
+    while len(chosen) < len(dev):
+        last_round = {
+            i: cross_validate(
+                [dev[j] for j in (*chosen, i)], c_grid, folds, max_iter, seed
+            ).accuracy
+            for i in range(len(dev))
+            if i not in chosen
+        }
+        pick = max(last_round, key=lambda i: (last_round[i], -i))
+        if last_round[pick] <= best:
+            break
+        chosen.append(pick)
+        steps.append((pick, last_round[pick]))
+        best = last_round[pick]
+    rejected = {i: a for i, a in last_round.items() if i not in chosen}
+    return Selection(chosen=chosen, steps=steps, rejected=rejected)

@@ -574,6 +574,9 @@ class EnsembleParams(_Section):
     # model names (classical keys, cnn_<arch>). A listed member that failed or is off is skipped
     # and named in the metrics.
     members: Literal["all"] | Annotated[list[str], Unique, Field(min_length=1)]
+    # forward: greedy forward selection of the members by out-of-fold dev accuracy (a member that
+    # lowers it is left out and named); none: stack every member.
+    selection: Literal["forward", "none"]
     cv_folds: Annotated[int, Field(ge=2, le=20)]  # stratified folds on dev that choose C
     c_grid: Annotated[list[Annotated[float, Field(gt=0.0)]], Unique, Field(min_length=1)]
     max_iter: Annotated[int, Field(ge=10, le=100_000)]  # lbfgs iterations of the meta-learner

@@ -100,7 +100,7 @@ def test_dev_scores_come_from_the_fit_that_never_saw_dev(in_zoo: Path) -> None:
 
 
 def test_the_ensemble_stacks_its_members_and_names_the_missing_ones(in_zoo: Path) -> None:
-    params = _params(in_zoo)
+    params = _params(in_zoo, {"ensemble.selection": "none"})
     metrics = stage_run(ensemble, params)
     assert metrics["status"] == "ok" and metrics["model"] == ENSEMBLE_NAME
     used = metrics["params"]
@@ -144,6 +144,41 @@ def test_the_ensemble_stacks_its_members_and_names_the_missing_ones(in_zoo: Path
     assert board[ENSEMBLE_NAME]["accuracy"] == written["test"]["all"]["accuracy"]
 
 
+def test_forward_selection_leaves_out_a_member_that_adds_nothing(in_zoo: Path) -> None:
+    """A member whose scores are the same for every face carries no information: it cannot raise
+    the stack's out-of-fold dev accuracy, so forward selection (the default) leaves it out and
+    says so, and the stack is that of the members it kept."""
+    written = [paths.dev_scores("rf"), paths.test_scores("rf")]
+    sources = [load_scores(paths.dev_scores("gnb")), load_scores(paths.test_scores("gnb"))]
+    try:
+        for path, scores in zip(written, sources, strict=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_scores(
+                path, dataclasses.replace(scores, scores=np.full_like(scores.scores, 1 / 7))
+            )
+        params = _params(in_zoo)
+        assert params.ensemble.selection == "forward"  # the default
+        metrics = stage_run(ensemble, params)
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
+    used = metrics["params"]
+    selection = used["selection"]
+    assert metrics["status"] == "ok" and "rf" in selection["left_out"]
+    assert "rf" not in used["members"] and set(used["members"]) <= {"rf", *MEMBERS}
+    assert used["members"] == [step["added"] for step in selection["steps"]]
+    accuracies = [step["dev_oof_accuracy"] for step in selection["steps"]]
+    assert accuracies == sorted(set(accuracies))  # each step raised it
+    assert used["dev_oof_accuracy"] == accuracies[-1]  # the stack is the selection's
+    assert max(selection["left_out"].values()) <= accuracies[-1]
+    # The same members stacked without selection: the same test predictions.
+    kept = stage_run(
+        ensemble,
+        _params(in_zoo, {"ensemble.selection": "none", "ensemble.members": used["members"]}),
+    )
+    assert kept["test"]["all"]["confusion_matrix"] == metrics["test"]["all"]["confusion_matrix"]
+
+
 def test_without_members_only_the_ensemble_fails(in_zoo: Path) -> None:
     params = _params(in_zoo, {"ensemble.members": ["rf", "svm"]})
     metrics = stage_run(ensemble, params)
@@ -180,6 +215,8 @@ def test_members_must_be_models_of_the_run() -> None:
         repo_params({"ensemble": {"members": ["svm", "cnn_vgg"]}})
     with pytest.raises(ParamsError, match=r"ensemble\.c_grid"):
         repo_params({"ensemble": {"c_grid": [0.0]}})
+    with pytest.raises(ParamsError, match=r"ensemble\.selection"):
+        repo_params({"ensemble": {"selection": "greedy"}})
 
 
 def test_predict_says_why_it_cannot_run_the_ensemble(tmp_path: Path) -> None:

@@ -14,7 +14,10 @@ per test image).
 Members are ``ensemble.members``: ``all`` (the zoo and the CNNs of ``cnn.archs``) or a list. A
 member without both scores files (disabled, failed, timed out, or scored before this code), or whose
 two files come from different fits, is skipped and named; with no member left the metrics say
-``failed`` and the stage still succeeds, like a model whose training failed.
+``failed`` and the stage still succeeds, like a model whose training failed. With
+``ensemble.selection: forward`` the stack keeps only the members that raise its out-of-fold dev
+accuracy (:func:`models.ensemble.select_forward`); ``params.members`` are the stacked ones and
+``params.selection`` holds each step and the members left out with their accuracy.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from fer_data.logs import get_logger, log_read, log_wrote, stage
 from fer_data.records import DataSource
 from models.cnn.names import model_name
 from models.devscore import dev_scores
-from models.ensemble import align, fit_stack, member_predictions
+from models.ensemble import Selection, align, fit_stack, member_predictions, select_forward
 from models.member_scores import ClassScores, load_scores
 from models.metrics import score_predictions
 from models.names import ENSEMBLE_NAME, MODEL_NAMES
@@ -96,6 +99,16 @@ def gather(
     return members, skipped
 
 
+def selection_record(names: list[str], chosen: Selection) -> dict:
+    """``params.selection`` of the metrics: the rule, each step, the members left out."""
+    return {
+        "rule": "forward: add the member that raises the out-of-fold dev accuracy most, "
+        "until none raises it",
+        "steps": [{"added": names[i], "dev_oof_accuracy": round(a, 4)} for i, a in chosen.steps],
+        "left_out": {names[i]: round(a, 4) for i, a in chosen.rejected.items()},
+    }
+
+
 def run(params: Params) -> ModelMetrics:
     log = get_logger()
     cfg = params.ensemble
@@ -136,8 +149,25 @@ def run(params: Params) -> ModelMetrics:
                 )
             if not np.array_equal(d.labels, y_dev):
                 raise DataError(f"{paths.dev_scores(model)}: its dev labels are not the others'")
+        member_dev = {
+            m: round(dev_scores(y_dev, member_predictions(d))["accuracy"], 4)
+            for m, (d, _) in members.items()
+        }
         start = time.perf_counter()
         try:
+            if cfg.selection == "forward":
+                names = list(members)
+                chosen = select_forward(dev, cfg.c_grid, cfg.cv_folds, cfg.max_iter, params.seed)
+                metrics.params["selection"] = selection_record(names, chosen)
+                metrics.params["members"] = [names[i] for i in chosen.chosen]
+                dev = [dev[i] for i in chosen.chosen]
+                test = [test[i] for i in chosen.chosen]
+                log.info(
+                    "ensemble: forward selection kept %s of %d members (left out: %s)",
+                    ", ".join(metrics.params["members"]),
+                    len(names),
+                    ", ".join(metrics.params["selection"]["left_out"]) or "none",
+                )
             result = fit_stack(
                 dev, test, cfg.c_grid, cfg.cv_folds, cfg.max_iter, params.seed, len(data.classes)
             )
@@ -145,10 +175,6 @@ def run(params: Params) -> ModelMetrics:
             raise DataError(f"ensemble: {exc} ({len(y_dev)} dev rows)") from None
         seconds = time.perf_counter() - start
         oof = dev_scores(y_dev, result.dev_oof)
-        member_dev = {
-            m: round(dev_scores(y_dev, member_predictions(d))["accuracy"], 4)
-            for m, (d, _) in members.items()
-        }
         metrics.params.update(
             {
                 "meta_learner": "multinomial LogisticRegression (lbfgs) on standardised scores",
@@ -177,8 +203,8 @@ def run(params: Params) -> ModelMetrics:
         best = max(member_dev, key=member_dev.get)
         log.info(
             "ensemble of %d (%s): C=%g; dev out-of-fold accuracy %.4f (best member %s %.4f)",
-            len(members),
-            ", ".join(members),
+            len(metrics.params["members"]),
+            ", ".join(metrics.params["members"]),
             result.c,
             oof["accuracy"],
             best,
