@@ -462,6 +462,8 @@ class CnnArchParams(_Section):
     # (a label drawn from the vote distribution each epoch), crossentropy (soft-target
     # cross-entropy), multi_target (multi-label BCE). FER2013 labels: majority only.
     targets: Literal[TARGET_SCHEMES]
+    # random zoom of each training crop by a factor in [1 - j, 1 + j]; 0 = off
+    scale_jitter: Annotated[float, Field(ge=0.0, le=0.3)]
 
 
 class CnnParams(_Section):

@@ -13,12 +13,14 @@ from sklearn.utils.class_weight import compute_class_weight
 from fer_data.faces import FaceTable
 from models.cnn import device
 from models.cnn.checkpoint import fingerprint
+from models.cnn.crops import random_zoom
 from models.cnn.data import Normalizer, Split, class_weights
 from models.cnn.device import resolve_runtime
 from models.cnn.infer import predict_logits
 from models.cnn.loop import FitResult, batch_starts, cosine_lr, fit
 from models.cnn.nets import build_net
 from models.cnn.recipe import Recipe
+from pipeline.params import ParamsError
 from tests.stage_helpers import repo_params
 
 CFG = Recipe.from_mapping(
@@ -177,3 +179,31 @@ def test_cpu_runs_use_deterministic_algorithms() -> None:
         assert not torch.is_deterministic_algorithms_warn_only_enabled()
     finally:
         torch.use_deterministic_algorithms(before)
+
+
+def test_random_zoom_rescales_about_the_centre() -> None:
+    """On a horizontal ramp a zoom by s scales the slope by s about the centre (bilinear is exact
+    on a ramp); s = 1 leaves the image as it was."""
+    ramp = torch.arange(48, dtype=torch.float32).repeat(48, 1)[None, None].repeat(3, 1, 1, 1)
+    zoomed = random_zoom(ramp, torch.tensor([1.0, 0.9, 1.1]))
+    torch.testing.assert_close(zoomed[0], ramp[0])
+    centre = 23.5
+    inner = slice(8, 40)  # away from the border, which 1.1 repeats
+    for i, s in ((1, 0.9), (2, 1.1)):
+        expected = centre + s * (torch.arange(48, dtype=torch.float32) - centre)
+        torch.testing.assert_close(zoomed[i, 0, :, inner], expected[inner].expand(48, -1))
+
+
+def test_scale_jitter_changes_training_and_stays_deterministic(splits, tmp_path: Path) -> None:
+    """Off, it draws nothing (runs keep their random windows); on, it changes what the network
+    sees, the same way in every run with the same seed."""
+    cfg = dataclasses.replace(CFG, epochs=1)
+    jittered = dataclasses.replace(cfg, scale_jitter=0.15)
+    losses = [
+        _fit(splits, tmp_path / f"{name}.pt", c)[1].history[0]["train_loss"]
+        for name, c in (("off", cfg), ("on", jittered), ("on_again", jittered))
+    ]
+    assert losses[1] != losses[0]
+    assert losses[1] == losses[2]
+    with pytest.raises(ParamsError, match=r"cnn\.vgg_small\.scale_jitter"):
+        repo_params({"cnn": {"vgg_small": {"scale_jitter": 0.5}}})

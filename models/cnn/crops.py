@@ -145,3 +145,32 @@ def ten_crop(images: torch.Tensor, size: int) -> torch.Tensor:
         images.repeat_interleave(10, dim=0), top.repeat(n), left.repeat(n), size, mirror.repeat(n)
     )
     return views.view(n, 10, size, size)
+
+
+def random_zoom(x: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """Zoom each image about its centre: (n, c, h, w) float -> the same shape.
+
+    A scale above 1 shows a wider field (the face smaller, the border pixels repeated where the
+    field leaves the image), below 1 a narrower one; bilinear resampling with
+    ``torch.nn.functional.affine_grid`` and ``grid_sample``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (n, c, h, w), floating point
+        Images, on any device.
+    scales : Tensor of shape (n,), float
+        Field of view per image relative to the input (1: unchanged); moved to ``x``'s device.
+
+    Returns
+    -------
+    Tensor of shape (n, c, h, w), ``x``'s dtype
+    """
+    n = len(x)
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
+    scales = scales.to(device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = scales
+    theta[:, 1, 1] = scales
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(
+        x, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )

@@ -20,7 +20,7 @@ from torch.nn import functional
 
 from fer_data.logs import get_logger
 from models.cnn.checkpoint import load_checkpoint, save_checkpoint
-from models.cnn.crops import crop_views, random_windows
+from models.cnn.crops import crop_views, random_windows, random_zoom
 from models.cnn.data import Normalizer, Split
 from models.cnn.device import Runtime
 from models.cnn.infer import predict_logits
@@ -160,11 +160,12 @@ def train_epoch(
     """One pass over ``data`` in random order; returns (mean loss, accuracy) on the crops seen.
 
     Each image is seen once, as a random ``cfg.crop`` window (mirrored with probability 0.5 if
-    ``cfg.flip``); the loss is the one ``cfg.targets`` names (``models.cnn.targets.target_loss``:
-    cross-entropy with ``cfg.label_smoothing`` on hard or soft targets, or multi-label BCE) with
-    class ``weights``; ``probability`` draws each image's label for the epoch from its target
-    distribution. Accuracy counts against ``data.labels``. A last batch of one image is skipped
-    (see :func:`batch_starts`).
+    ``cfg.flip``, zoomed by a random factor in ``1 +- cfg.scale_jitter`` if that is > 0:
+    :func:`models.cnn.crops.random_zoom`); the loss is the one ``cfg.targets`` names
+    (``models.cnn.targets.target_loss``: cross-entropy with ``cfg.label_smoothing`` on hard or
+    soft targets, or multi-label BCE) with class ``weights``; ``probability`` draws each image's
+    label for the epoch from its target distribution. Accuracy counts against ``data.labels``. A
+    last batch of one image is skipped (see :func:`batch_starts`).
 
     Parameters
     ----------
@@ -201,6 +202,12 @@ def train_epoch(
     top, left, flip = (
         t.to(runtime.device) for t in random_windows(n, cfg.crop, cfg.flip, generator)
     )
+    # Drawn after the windows, and only when on: runs without it keep their draws.
+    zoom = (
+        1.0 + cfg.scale_jitter * (2.0 * torch.rand(n, generator=generator) - 1.0)
+        if cfg.scale_jitter > 0
+        else None
+    )
     train_labels = epoch_labels(data, cfg.targets, seed)
     net.train()
     loss_sum = torch.zeros((), device=runtime.device)
@@ -213,8 +220,11 @@ def train_epoch(
         targets = None if data.targets is None else data.targets[index]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
+        inputs = norm(crops, runtime)
+        if zoom is not None:
+            inputs = random_zoom(inputs, zoom[index.cpu()])
         with runtime.autocast():
-            logits = net(norm(crops, runtime))
+            logits = net(inputs)
         loss = target_loss(
             logits.float(), labels, targets, cfg.targets, weights, cfg.label_smoothing
         )

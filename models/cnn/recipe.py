@@ -25,6 +25,9 @@ class Recipe:
     finetune_epochs: int  # then this many epochs on train + dev ...
     finetune_lr: float  # ... at this constant rate
     targets: str = "majority"  # models.cnn.targets.SCHEMES: what the loss trains on
+    # Random zoom of each training crop by a factor in [1 - j, 1 + j] (0: none): a face
+    # detector's box varies in scale from face to face, FER2013's registration does not.
+    scale_jitter: float = 0.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Recipe:
