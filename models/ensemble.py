@@ -97,6 +97,7 @@ def fit_stack(
     max_iter: int,
     seed: int,
     n_classes: int,
+    cv: DevCV | None = None,
 ) -> StackResult:
     """Choose ``C`` by stratified k-fold on dev, fit on all of dev, predict test.
 
@@ -116,6 +117,9 @@ def fit_stack(
     n_classes : int
         Classes of the label space; ``test_proba`` has a column per class (0 for a class
         absent from dev).
+    cv : DevCV, optional
+        The cross-validation of these very members (:attr:`Selection.cv`), so it is not run
+        again; by default it is run here.
 
     Returns
     -------
@@ -128,9 +132,10 @@ def fit_stack(
     """
     if not dev:
         raise ValueError("no member to stack")
-    cv = cross_validate(dev, c_grid, folds, max_iter, seed)
     x_dev = np.hstack([member_inputs(s) for s in dev])
     x_test = np.hstack([member_inputs(s) for s in test])
+    if cv is None:
+        cv = cross_validate_stack(x_dev, dev[0].labels, c_grid, folds, max_iter, seed)
     meta = meta_learner(cv.c, max_iter, seed).fit(x_dev, dev[0].labels)
     proba = np.zeros((len(x_test), n_classes), np.float32)
     proba[:, meta.classes_] = meta.predict_proba(x_test)
@@ -159,16 +164,20 @@ class DevCV:
         return self.accuracy_by_c[self.c]
 
 
-def cross_validate(
-    dev: Sequence[ClassScores], c_grid: Sequence[float], folds: int, max_iter: int, seed: int
+def cross_validate_stack(
+    x_dev: np.ndarray,
+    y: np.ndarray,
+    c_grid: Sequence[float],
+    folds: int,
+    max_iter: int,
+    seed: int,
 ) -> DevCV:
-    """Out-of-fold dev accuracy of the meta-learner on ``dev``'s members, per ``C``.
+    """Out-of-fold dev accuracy of the meta-learner on stacked inputs ``x_dev`` (n_dev, k), per
+    ``C``; ``y`` int64 (n_dev,) the dev labels.
 
     The folds depend on the labels and ``seed`` alone, so every set of members is cut the same
     way. Raises ``ValueError`` for a dev class with a single row.
     """
-    y = dev[0].labels
-    x_dev = np.hstack([member_inputs(s) for s in dev])
     smallest = int(np.bincount(y)[np.unique(y)].min())
     if smallest < 2:
         raise ValueError("a class has a single dev row: stratified folds need two")
@@ -190,6 +199,7 @@ class Selection:
     chosen: list[int]  # indices into the candidates, in the order they were added
     steps: list[tuple[int, float]]  # (index added, out-of-fold dev accuracy with it)
     rejected: dict[int, float]  # every other index: the accuracy the last round gave it
+    cv: DevCV  # the cross-validation of the chosen members (for :func:`fit_stack`)
 
 
 def select_forward(
@@ -197,7 +207,7 @@ def select_forward(
 ) -> Selection:
     """Greedy forward selection of members by the stack's out-of-fold dev accuracy.
 
-    Each round cross-validates (:func:`cross_validate`, ``C`` chosen per candidate set) every
+    Each round cross-validates (:func:`cross_validate_stack`, ``C`` chosen per set) every
     set made of the members kept so far plus one more, and keeps the best; it stops when the
     best no longer beats the previous round strictly, or no member is left. Ties go to the
     candidate listed first. Test is never read. Dev accuracy after selection is optimistic (the
@@ -222,23 +232,25 @@ def select_forward(
     """
     if not dev:
         raise ValueError("no member to stack")
+    y = dev[0].labels
+    inputs = [member_inputs(s) for s in dev]  # once per member, not per candidate set
     chosen: list[int] = []
     steps: list[tuple[int, float]] = []
-    best = -1.0
-    last_round: dict[int, float] = {}
+    kept: DevCV | None = None
+    last_round: dict[int, DevCV] = {}
     while len(chosen) < len(dev):
         last_round = {
-            i: cross_validate(
-                [dev[j] for j in (*chosen, i)], c_grid, folds, max_iter, seed
-            ).accuracy
+            i: cross_validate_stack(
+                np.hstack([inputs[j] for j in (*chosen, i)]), y, c_grid, folds, max_iter, seed
+            )
             for i in range(len(dev))
             if i not in chosen
         }
-        pick = max(last_round, key=lambda i: (last_round[i], -i))
-        if last_round[pick] <= best:
+        pick = max(last_round, key=lambda i: (last_round[i].accuracy, -i))
+        if kept is not None and last_round[pick].accuracy <= kept.accuracy:
             break
         chosen.append(pick)
-        steps.append((pick, last_round[pick]))
-        best = last_round[pick]
-    rejected = {i: a for i, a in last_round.items() if i not in chosen}
-    return Selection(chosen=chosen, steps=steps, rejected=rejected)
+        kept = last_round[pick]
+        steps.append((pick, kept.accuracy))
+    rejected = {i: cv.accuracy for i, cv in last_round.items() if i not in chosen}
+    return Selection(chosen=chosen, steps=steps, rejected=rejected, cv=kept)

@@ -204,7 +204,9 @@ def train_epoch(
     )
     # Drawn after the windows, and only when on: runs without it keep their draws.
     zoom = (
-        1.0 + cfg.scale_jitter * (2.0 * torch.rand(n, generator=generator) - 1.0)
+        (1.0 + cfg.scale_jitter * (2.0 * torch.rand(n, generator=generator) - 1.0)).to(
+            runtime.device
+        )
         if cfg.scale_jitter > 0
         else None
     )
@@ -222,7 +224,7 @@ def train_epoch(
             group["lr"] = lr_at(step)
         inputs = norm(crops, runtime)
         if zoom is not None:
-            inputs = random_zoom(inputs, zoom[index.cpu()])
+            inputs = random_zoom(inputs, zoom[index])
         with runtime.autocast():
             logits = net(inputs)
         loss = target_loss(

@@ -99,13 +99,13 @@ def gather(
     return members, skipped
 
 
-def selection_record(names: list[str], chosen: Selection) -> dict:
+def selection_record(names: list[str], kept: Selection) -> dict:
     """``params.selection`` of the metrics: the rule, each step, the members left out."""
     return {
         "rule": "forward: add the member that raises the out-of-fold dev accuracy most, "
         "until none raises it",
-        "steps": [{"added": names[i], "dev_oof_accuracy": round(a, 4)} for i, a in chosen.steps],
-        "left_out": {names[i]: round(a, 4) for i, a in chosen.rejected.items()},
+        "steps": [{"added": names[i], "dev_oof_accuracy": round(a, 4)} for i, a in kept.steps],
+        "left_out": {names[i]: round(a, 4) for i, a in kept.rejected.items()},
     }
 
 
@@ -154,14 +154,16 @@ def run(params: Params) -> ModelMetrics:
             for m, (d, _) in members.items()
         }
         start = time.perf_counter()
+        cv = None  # the chosen members' cross-validation, when selection already ran it
         try:
             if cfg.selection == "forward":
                 names = list(members)
-                chosen = select_forward(dev, cfg.c_grid, cfg.cv_folds, cfg.max_iter, params.seed)
-                metrics.params["selection"] = selection_record(names, chosen)
-                metrics.params["members"] = [names[i] for i in chosen.chosen]
-                dev = [dev[i] for i in chosen.chosen]
-                test = [test[i] for i in chosen.chosen]
+                kept = select_forward(dev, cfg.c_grid, cfg.cv_folds, cfg.max_iter, params.seed)
+                cv = kept.cv
+                metrics.params["selection"] = selection_record(names, kept)
+                metrics.params["members"] = [names[i] for i in kept.chosen]
+                dev = [dev[i] for i in kept.chosen]
+                test = [test[i] for i in kept.chosen]
                 log.info(
                     "ensemble: forward selection kept %s of %d members (left out: %s)",
                     ", ".join(metrics.params["members"]),
@@ -169,7 +171,14 @@ def run(params: Params) -> ModelMetrics:
                     ", ".join(metrics.params["selection"]["left_out"]) or "none",
                 )
             result = fit_stack(
-                dev, test, cfg.c_grid, cfg.cv_folds, cfg.max_iter, params.seed, len(data.classes)
+                dev,
+                test,
+                cfg.c_grid,
+                cfg.cv_folds,
+                cfg.max_iter,
+                params.seed,
+                len(data.classes),
+                cv=cv,
             )
         except ValueError as exc:
             raise DataError(f"ensemble: {exc} ({len(y_dev)} dev rows)") from None
